@@ -1,9 +1,10 @@
 """Errors raised by :mod:`labkit.schemas`.
 
-Everything derives from :class:`SchemaError` (a :class:`labkit.exceptions.LabkitError`). Errors raised
-while turning a value into bytes or back also derive from :class:`labkit.serdes.SerdeError`, so code
-that handles any serde's failure (``except SerdeError``) handles Avro's too. Errors about one record
-carry what a dead-letter queue needs: the raw bytes, the topic and, where known, the schema id.
+Everything derives from :class:`SchemaError` (a :class:`labkit.exceptions.LabkitError`). Errors
+raised while turning a value into bytes or back also derive from
+:class:`labkit.serdes.SerdeError`, so code that handles any serde's failure (``except SerdeError``)
+handles Avro's too. Errors about one record carry what a dead-letter queue needs: the raw bytes,
+the topic and, where known, the schema id.
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ class RecordSerdeError(SchemaError, SerdeError):
 
 
 class RecordValidationError(RecordSerdeError):
-    """A value does not fit its schema; ``field_path`` names the place, e.g. ``items[2].quantity``."""
+    """A value does not fit its schema; ``field_path`` names the place (``items[2].quantity``)."""
 
     def __init__(self, message: str, *, field_path: str, topic: str | None = None) -> None:
         super().__init__(message, topic=topic)
@@ -61,7 +62,7 @@ class RecordValidationError(RecordSerdeError):
 
 
 class WireFormatError(RecordSerdeError):
-    """Bytes do not start with the Confluent wire-format header (magic byte 0 + 4-byte schema id)."""
+    """Bytes lack the Confluent wire-format header (magic byte 0 + 4-byte schema id)."""
 
 
 class UnknownSchemaError(RecordSerdeError):

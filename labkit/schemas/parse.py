@@ -1,9 +1,10 @@
-"""Load Avro schemas: one ``.avsc`` file or a directory of them whose named types refer to each other.
+"""Load Avro schemas: an ``.avsc`` file, or a directory of them whose named types refer to each
+other.
 
 A directory is read as one set: ``OrderCreated.avsc`` may use ``lab.orders.OrderItem`` defined in
-``OrderItem.avsc``, whatever the file names and the order they are read in. Each named type becomes an
-:class:`AvroSchema` whose ``schema`` is self-contained (every type it uses defined inline once), which
-is what a schema registry stores and what a reader in another process needs.
+``OrderItem.avsc``, whatever the file names and the order they are read in. Each named type
+becomes an :class:`AvroSchema` whose ``schema`` is self-contained (every type it uses defined inline
+once), which is what a schema registry stores and what a reader in another process needs.
 
 >>> catalog = load_schemas()                       # the repo's data/schemas
 >>> catalog["OrderCreated"].fullname
@@ -33,7 +34,7 @@ _NAMED_KINDS = ("record", "error", "enum", "fixed")
 
 @dataclass(frozen=True)
 class AvroSchema:
-    """One Avro schema, self-contained: ``schema`` is plain JSON-able data, ``parsed`` is fastavro's.
+    """One self-contained Avro schema: ``schema`` is plain JSON-able data, ``parsed`` fastavro's.
 
     >>> s = parse_schema({"type": "record", "name": "A", "namespace": "x",
     ...                   "fields": [{"name": "n", "type": "int"}]})
@@ -169,9 +170,9 @@ def parse_schema(
 
     ``named`` supplies named types it may refer to (a :class:`SchemaCatalog` or fastavro's table).
 
-    >>> parse_schema('{"type": "array", "items": "OrderItem", "namespace": "lab.orders"}',
-    ...              named=load_schemas()).schema["items"]["name"]
-    'lab.orders.OrderItem'
+    >>> parse_schema('{"type": "array", "items": "lab.orders.OrderItem"}',
+    ...              named=load_schemas()).schema["items"]["doc"][:22]
+    'One line of an order: '
     """
     if isinstance(schema, str) and schema.lstrip()[:1] in ("{", "[", '"'):
         try:
@@ -223,10 +224,27 @@ def load_schemas(directory: Path | str | None = None) -> SchemaCatalog:
 
 
 _CACHE: dict[str, tuple[tuple[Any, ...], SchemaCatalog]] = {}
-_KEY_ORDER = {k: i for i, k in enumerate(
-    ["type", "name", "namespace", "doc", "aliases", "fields", "symbols", "items", "values", "size",
-     "logicalType", "precision", "scale", "default"]
-)}
+_KEY_ORDER = {
+    k: i
+    for i, k in enumerate(
+        [
+            "type",
+            "name",
+            "namespace",
+            "doc",
+            "aliases",
+            "fields",
+            "symbols",
+            "items",
+            "values",
+            "size",
+            "logicalType",
+            "precision",
+            "scale",
+            "default",
+        ]
+    )
+}
 _FIELD_ORDER = {"name": 0, "type": 1, "doc": 2, "default": 3}
 _PARSE_ERRORS = (SchemaParseException, ValueError, TypeError, KeyError, AttributeError)
 
