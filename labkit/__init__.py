@@ -25,8 +25,13 @@ __all__ = ["Lab", "LabkitError", "lab", "__version__"]
 logging.getLogger("labkit").addHandler(logging.NullHandler())
 
 
-def lab(backend: str | None = None, brokers: int | None = None, *, registry: bool = False,
-        start: bool = True) -> Lab:
+def lab(
+    backend: str | None = None,
+    brokers: int | None = None,
+    *,
+    registry: bool = False,
+    start: bool = True,
+) -> Lab:
     """Attach to the running lab, or start one, and return a :class:`labkit.facade.Lab`.
 
     >>> lab = labkit.lab()  # doctest: +SKIP

@@ -40,7 +40,9 @@ def cmd_up(args: argparse.Namespace) -> int:
     if read_state() is not None:
         print("A lab is already running:")
     else:
-        print(f"Starting a {args.backend or 'auto'} lab with {args.brokers} broker(s)...", flush=True)
+        print(
+            f"Starting a {args.backend or 'auto'} lab with {args.brokers} broker(s)...", flush=True
+        )
     t0 = time.monotonic()
     ensure_lab(backend=args.backend, brokers=args.brokers, registry=args.registry)
     _print_status(_lab(args).status())
@@ -70,7 +72,9 @@ def _print_status(status: dict[str, Any]) -> None:
         log = f"  log: {b['log_file']}" if b.get("log_file") else ""
         print(f"broker {b['node_id']}:           {b['address']}  {b['status']}{log}")
     topics = status.get("topics")
-    print(f"topics:             {', '.join(topics) if topics else '(none)' if topics == [] else '?'}")
+    print(
+        f"topics:             {', '.join(topics) if topics else '(none)' if topics == [] else '?'}"
+    )
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -100,8 +104,9 @@ def cmd_topics(args: argparse.Namespace) -> int:
             print(name)
     elif action == "create":
         config = dict(kv.split("=", 1) for kv in args.config or [])
-        lab.topics.create(args.name, args.partitions, args.replication_factor, config,
-                          exist_ok=args.if_not_exists)
+        lab.topics.create(
+            args.name, args.partitions, args.replication_factor, config, exist_ok=args.if_not_exists
+        )
         print(f"created {args.name} ({args.partitions} partition(s))")
     elif action == "delete":
         lab.topics.delete(args.name, missing_ok=False)
@@ -124,8 +129,10 @@ def cmd_produce(args: argparse.Namespace) -> int:
     finally:
         if stream is not sys.stdin:
             stream.close()
-    print(f"produced {result.count} record(s) to {args.topic}: "
-          + ", ".join(f"partition {p}: {n}" for p, n in result.partitions.items()))
+    print(
+        f"produced {result.count} record(s) to {args.topic}: "
+        + ", ".join(f"partition {p}: {n}" for p, n in result.partitions.items())
+    )
     return 0
 
 
@@ -134,19 +141,30 @@ def cmd_consume(args: argparse.Namespace) -> int:
     follow = args.command == "tail"
     if follow:
         deadline = time.monotonic() + args.timeout if args.timeout else None
-        with lab.consumer(group_id=args.group, topics=[args.topic], serde=args.serde,
-                          from_beginning=args.from_beginning) as consumer:
+        with lab.consumer(
+            group_id=args.group,
+            topics=[args.topic],
+            serde=args.serde,
+            from_beginning=args.from_beginning,
+        ) as consumer:
             seen = 0
             while (args.max_messages is None or seen < args.max_messages) and (
-                    deadline is None or time.monotonic() < deadline):
+                deadline is None or time.monotonic() < deadline
+            ):
                 record = consumer.poll(0.2)
                 if record is not None:
                     _print_record(record)
                     seen += 1
         return 0
-    records = lab.read(args.topic, max_messages=args.max_messages, timeout=args.timeout or 10.0,
-                       group_id=args.group, serde=args.serde, from_beginning=args.from_beginning,
-                       as_dataframe=False)
+    records = lab.read(
+        args.topic,
+        max_messages=args.max_messages,
+        timeout=args.timeout or 10.0,
+        group_id=args.group,
+        serde=args.serde,
+        from_beginning=args.from_beginning,
+        as_dataframe=False,
+    )
     for record in records:
         _print_record(record)
     print(f"({len(records)} record(s))", file=sys.stderr)
@@ -176,7 +194,9 @@ def cmd_broker(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="labkit", description="The Event-Driven Microservices Lab.")
+    parser = argparse.ArgumentParser(
+        prog="labkit", description="The Event-Driven Microservices Lab."
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="log what labkit does")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -214,8 +234,9 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--timeout", type=float, default=None, help="seconds (tail: until Ctrl-C)")
         p.add_argument("-g", "--group", default=None, help="consumer group (committed offsets)")
         p.add_argument("--serde", choices=["json", "string", "bytes"], default="json")
-        p.add_argument("--from-beginning", action=argparse.BooleanOptionalAction,
-                       default=(name == "consume"))
+        p.add_argument(
+            "--from-beginning", action=argparse.BooleanOptionalAction, default=(name == "consume")
+        )
     p = add("groups", cmd_groups, "list consumer groups or describe one")
     p.add_argument("group", nargs="?")
     p = add("broker", cmd_broker, "fault controls on the local backend")
@@ -226,8 +247,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
     try:
         return args.func(args)
     except LabkitError as exc:

@@ -20,8 +20,8 @@ import pandas as pd
 from labkit.clients import (
     Consumer,
     Groups,
-    ProduceResult,
     Producer,
+    ProduceResult,
     Record,
     Topics,
     check_reachable,
@@ -45,17 +45,29 @@ from labkit.serdes import Serde
 class Lab:
     """A running Kafka cluster and the helpers to use it."""
 
-    def __init__(self, info: LabInfo, home: Path | None = None,
-                 client_settings: Mapping[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        info: LabInfo,
+        home: Path | None = None,
+        client_settings: Mapping[str, Any] | None = None,
+    ) -> None:
         self.info = info
         self.home = home
         self.client_settings = dict(client_settings or {})
 
     @classmethod
-    def connect(cls, backend: str | None = None, brokers: int | None = None, registry: bool = False,
-                start: bool = True, home: Path | None = None) -> Lab:
+    def connect(
+        cls,
+        backend: str | None = None,
+        brokers: int | None = None,
+        registry: bool = False,
+        start: bool = True,
+        home: Path | None = None,
+    ) -> Lab:
         """Attach to the running lab (or start one) and check that a broker answers."""
-        info = ensure_lab(backend=backend, brokers=brokers, registry=registry, start=start, home=home)
+        info = ensure_lab(
+            backend=backend, brokers=brokers, registry=registry, start=start, home=home
+        )
         settings = security_config() if info.backend == "external" else {}
         lab = cls(info, home, settings)
         lab._check_alive()
@@ -69,7 +81,8 @@ class Lab:
         if not any(is_listening(b.host, b.port) for b in running):
             raise BrokerUnreachableError(
                 f"the {self.info.backend} lab's brokers ({self.bootstrap_servers}) do not answer; "
-                "`labkit status` shows them, `labkit down` then `labkit up` restarts the lab")
+                "`labkit status` shows them, `labkit down` then `labkit up` restarts the lab"
+            )
 
     # -- what the lab is -----------------------------------------------------------------------
     @property
@@ -110,10 +123,20 @@ class Lab:
         return {
             "backend": info.backend,
             "bootstrap_servers": info.bootstrap_servers,
-            "brokers": [{"node_id": b.node_id, "address": b.address, "status": b.status,
-                         "pid": b.pid, "log_file": b.log_file} for b in info.brokers],
+            "brokers": [
+                {
+                    "node_id": b.node_id,
+                    "address": b.address,
+                    "status": b.status,
+                    "pid": b.pid,
+                    "log_file": b.log_file,
+                }
+                for b in info.brokers
+            ],
             "topics": topics,
-            "uptime_s": round(time.time() - info.started_at, 1) if info.backend != "external" else None,
+            "uptime_s": round(time.time() - info.started_at, 1)
+            if info.backend != "external"
+            else None,
             "kafka_version": info.kafka_version,
             "schema_registry_url": info.schema_registry_url,
             "logs_dir": info.logs_dir,
@@ -131,36 +154,83 @@ class Lab:
         """Consumer groups: ``list``, ``describe`` (members, offsets, lag), ``delete``."""
         return Groups(self.bootstrap_servers, self.client_settings)
 
-    def producer(self, serde: str | Serde | None = "json", key_serde: str | Serde | None = "string",
-                 **config: Any) -> Producer:
+    def producer(
+        self,
+        serde: str | Serde | None = "json",
+        key_serde: str | Serde | None = "string",
+        **config: Any,
+    ) -> Producer:
         """A :class:`labkit.clients.Producer` on this lab (use it in a ``with`` block)."""
-        return Producer(self.bootstrap_servers, serde, key_serde, {**self.client_settings, **config})
+        return Producer(
+            self.bootstrap_servers, serde, key_serde, {**self.client_settings, **config}
+        )
 
-    def consumer(self, group_id: str | None = None, topics: Iterable[str] | None = None,
-                 serde: str | Serde | None = "json", key_serde: str | Serde | None = "string",
-                 from_beginning: bool = True, **config: Any) -> Consumer:
+    def consumer(
+        self,
+        group_id: str | None = None,
+        topics: Iterable[str] | None = None,
+        serde: str | Serde | None = "json",
+        key_serde: str | Serde | None = "string",
+        from_beginning: bool = True,
+        **config: Any,
+    ) -> Consumer:
         """A :class:`labkit.clients.Consumer` on this lab (use it in a ``with`` block)."""
-        return Consumer(self.bootstrap_servers, group_id, topics, serde, key_serde, from_beginning,
-                        {**self.client_settings, **config})
+        return Consumer(
+            self.bootstrap_servers,
+            group_id,
+            topics,
+            serde,
+            key_serde,
+            from_beginning,
+            {**self.client_settings, **config},
+        )
 
-    def produce(self, topic: str, records: Iterable[Any], key: str | Callable[[Any], Any] | None = None,
-                serde: str | Serde | None = "json", key_serde: str | Serde | None = "string",
-                headers: Mapping[str, Any] | Callable[[Any], Mapping[str, Any]] | None = None,
-                timestamp: str | Callable[[Any], int] | None = None, **config: Any) -> ProduceResult:
+    def produce(
+        self,
+        topic: str,
+        records: Iterable[Any],
+        key: str | Callable[[Any], Any] | None = None,
+        serde: str | Serde | None = "json",
+        key_serde: str | Serde | None = "string",
+        headers: Mapping[str, Any] | Callable[[Any], Mapping[str, Any]] | None = None,
+        timestamp: str | Callable[[Any], int] | None = None,
+        **config: Any,
+    ) -> ProduceResult:
         """Produce every record (key: a field name or a function), wait for all acks."""
         with self.producer(serde, key_serde, **config) as producer:
-            return produce_all(producer, topic, records, key=key, headers=headers, timestamp=timestamp)
+            return produce_all(
+                producer, topic, records, key=key, headers=headers, timestamp=timestamp
+            )
 
-    def read(self, topic: str, max_messages: int | None = None, timeout: float = 10.0,
-             from_beginning: bool = True, group_id: str | None = None, commit: bool = True,
-             until_end: bool = True, serde: str | Serde | None = "json",
-             key_serde: str | Serde | None = "string", as_dataframe: bool = True,
-             **config: Any) -> pd.DataFrame | list[Record]:
+    def read(
+        self,
+        topic: str,
+        max_messages: int | None = None,
+        timeout: float = 10.0,
+        from_beginning: bool = True,
+        group_id: str | None = None,
+        commit: bool = True,
+        until_end: bool = True,
+        serde: str | Serde | None = "json",
+        key_serde: str | Serde | None = "string",
+        as_dataframe: bool = True,
+        **config: Any,
+    ) -> pd.DataFrame | list[Record]:
         """A bounded read of ``topic`` as a DataFrame (or records); see :func:`labkit.clients.read`."""
-        return read(self.bootstrap_servers, topic, max_messages=max_messages, timeout=timeout,
-                    from_beginning=from_beginning, group_id=group_id, commit=commit,
-                    until_end=until_end, serde=serde, key_serde=key_serde,
-                    as_dataframe=as_dataframe, config={**self.client_settings, **config})
+        return read(
+            self.bootstrap_servers,
+            topic,
+            max_messages=max_messages,
+            timeout=timeout,
+            from_beginning=from_beginning,
+            group_id=group_id,
+            commit=commit,
+            until_end=until_end,
+            serde=serde,
+            key_serde=key_serde,
+            as_dataframe=as_dataframe,
+            config={**self.client_settings, **config},
+        )
 
     # -- fault controls (local backend) --------------------------------------------------------
     def broker(self, action: str, node_id: int) -> BrokerInfo:
@@ -193,5 +263,6 @@ class Lab:
         return stop_supervisor(self.home) is not None
 
     def __repr__(self) -> str:
-        return (f"<Lab {self.backend}: {len(self.info.brokers)} broker(s) at "
-                f"{self.bootstrap_servers}>")
+        return (
+            f"<Lab {self.backend}: {len(self.info.brokers)} broker(s) at {self.bootstrap_servers}>"
+        )

@@ -42,8 +42,10 @@ class BytesSerde:
     def serialize(self, value: Any, topic: str) -> bytes | None:
         if value is None or isinstance(value, bytes):
             return value
-        raise SerdeError(f"serde 'bytes' takes bytes, got {type(value).__name__}: use serde='json' "
-                         "or 'string' for other values")
+        raise SerdeError(
+            f"serde 'bytes' takes bytes, got {type(value).__name__}: use serde='json' "
+            "or 'string' for other values"
+        )
 
     def deserialize(self, data: bytes | None, topic: str) -> Any:
         return data
@@ -63,8 +65,9 @@ class StringSerde:
         try:
             return data.decode("utf-8")
         except UnicodeDecodeError as exc:
-            raise SerdeError(f"record on topic {topic!r} is not UTF-8 text ({exc}); "
-                             "read it with serde='bytes'") from exc
+            raise SerdeError(
+                f"record on topic {topic!r} is not UTF-8 text ({exc}); read it with serde='bytes'"
+            ) from exc
 
 
 class JsonSerde:
@@ -87,8 +90,10 @@ class JsonSerde:
             return json.loads(data)
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             preview = data[:40]
-            raise SerdeError(f"record on topic {topic!r} is not JSON ({exc}); first bytes: "
-                             f"{preview!r}. Read it with serde='bytes' to inspect it") from exc
+            raise SerdeError(
+                f"record on topic {topic!r} is not JSON ({exc}); first bytes: "
+                f"{preview!r}. Read it with serde='bytes' to inspect it"
+            ) from exc
 
 
 def _json_default(value: Any) -> Any:
@@ -119,8 +124,10 @@ def resolve(serde: str | Serde | None, default: str = "json") -> Serde:
     if not isinstance(serde, str):
         if isinstance(serde, Serde):
             return serde
-        raise SerdeError(f"{serde!r} is not a serde: give a name such as 'json' or an object with "
-                         "serialize() and deserialize()")
+        raise SerdeError(
+            f"{serde!r} is not a serde: give a name such as 'json' or an object with "
+            "serialize() and deserialize()"
+        )
     if serde in _BUILTIN:
         return _BUILTIN[serde]
     prefix, sep, arg = serde.partition(":")

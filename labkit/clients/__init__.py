@@ -4,11 +4,24 @@ from labkit.clients.admin import GroupDescription, Groups, TopicDescription, Top
 from labkit.clients.config import check_reachable, client_config
 from labkit.clients.consumer import Consumer, read
 from labkit.clients.exceptions import ClientError, DeliveryError, TopicError
-from labkit.clients.producer import ProduceResult, Producer, produce_all
+from labkit.clients.producer import Producer, ProduceResult, produce_all
 from labkit.clients.records import Record, to_dataframe
 
 __all__ = [
-    "ClientError", "Consumer", "DeliveryError", "GroupDescription", "Groups", "ProduceResult",
-    "Producer", "Record", "TopicDescription", "TopicError", "Topics", "check_reachable",
-    "client_config", "produce_all", "read", "to_dataframe",
+    "ClientError",
+    "Consumer",
+    "DeliveryError",
+    "GroupDescription",
+    "Groups",
+    "ProduceResult",
+    "Producer",
+    "Record",
+    "TopicDescription",
+    "TopicError",
+    "Topics",
+    "check_reachable",
+    "client_config",
+    "produce_all",
+    "read",
+    "to_dataframe",
 ]

@@ -18,7 +18,11 @@ METADATA_TIMEOUT = 8.0
 
 def _metadata(client: Any, topic: str | None, timeout: float, servers: str | None):
     try:
-        return client.list_topics(topic, timeout=timeout) if topic else client.list_topics(timeout=timeout)
+        return (
+            client.list_topics(topic, timeout=timeout)
+            if topic
+            else client.list_topics(timeout=timeout)
+        )
     except KafkaException as exc:
         raise BrokerUnreachableError(
             f"No Kafka broker answered at {servers} within {timeout:.0f} s ({exc.args[0].str()}). "
@@ -26,15 +30,24 @@ def _metadata(client: Any, topic: str | None, timeout: float, servers: str | Non
         ) from exc
 
 
-def partitions_of(client: Any, topic: str, timeout: float = METADATA_TIMEOUT,
-                  servers: str | None = None) -> list[int]:
+def partitions_of(
+    client: Any, topic: str, timeout: float = METADATA_TIMEOUT, servers: str | None = None
+) -> list[int]:
     """The partition numbers of ``topic``; a clear error when it does not exist."""
     metadata = _metadata(client, None, timeout, servers)
     entry = metadata.topics.get(topic)
-    if entry is None or entry.error is not None and entry.error.code() == KafkaError.UNKNOWN_TOPIC_OR_PART:
-        shown = ", ".join(sorted(t for t in metadata.topics if not t.startswith("__"))[:20]) or "none"
-        raise TopicError(f"topic {topic!r} does not exist (topics: {shown}). Create it with "
-                         f"lab.topics.create({topic!r}) or `labkit topics create {topic}`")
+    if (
+        entry is None
+        or entry.error is not None
+        and entry.error.code() == KafkaError.UNKNOWN_TOPIC_OR_PART
+    ):
+        shown = (
+            ", ".join(sorted(t for t in metadata.topics if not t.startswith("__"))[:20]) or "none"
+        )
+        raise TopicError(
+            f"topic {topic!r} does not exist (topics: {shown}). Create it with "
+            f"lab.topics.create({topic!r}) or `labkit topics create {topic}`"
+        )
     return sorted(entry.partitions)
 
 
@@ -47,9 +60,11 @@ class TopicDescription:
     configs: dict[str, str] = field(default_factory=dict)
 
     def __repr__(self) -> str:
-        return (f"Topic {self.name!r}: {len(self.partitions)} partition(s), replication factor "
-                f"{self.replication_factor}\n{self.partitions.to_string(index=False)}\n"
-                f"configs (non-default): {self.configs}")
+        return (
+            f"Topic {self.name!r}: {len(self.partitions)} partition(s), replication factor "
+            f"{self.replication_factor}\n{self.partitions.to_string(index=False)}\n"
+            f"configs (non-default): {self.configs}"
+        )
 
     @property
     def replication_factor(self) -> int:
@@ -75,12 +90,22 @@ class Topics:
     def exists(self, name: str) -> bool:
         return name in _metadata(self.admin, None, METADATA_TIMEOUT, self.servers).topics
 
-    def create(self, name: str, partitions: int = 1, replication_factor: int | None = None,
-               config: dict[str, str] | None = None, exist_ok: bool = False,
-               timeout: float = 30.0) -> str:
+    def create(
+        self,
+        name: str,
+        partitions: int = 1,
+        replication_factor: int | None = None,
+        config: dict[str, str] | None = None,
+        exist_ok: bool = False,
+        timeout: float = 30.0,
+    ) -> str:
         """Create a topic and wait until every broker's metadata shows it."""
-        new = NewTopic(name, num_partitions=partitions,
-                       replication_factor=replication_factor or -1, config=config or {})
+        new = NewTopic(
+            name,
+            num_partitions=partitions,
+            replication_factor=replication_factor or -1,
+            config=config or {},
+        )
         deadline = time.monotonic() + timeout
         while True:
             future = self.admin.create_topics([new], operation_timeout=timeout)[name]
@@ -92,19 +117,29 @@ class Topics:
                 if err.code() == KafkaError.TOPIC_ALREADY_EXISTS:
                     if exist_ok:
                         return name
-                    raise TopicError(f"topic {name!r} already exists; use topics.fresh({name!r}) "
-                                     "to delete and recreate it") from exc
+                    raise TopicError(
+                        f"topic {name!r} already exists; use topics.fresh({name!r}) "
+                        "to delete and recreate it"
+                    ) from exc
                 raise TopicError(f"cannot create topic {name!r}: {err.str()}") from exc
         self._wait(name, present=True, partitions=partitions, deadline=deadline)
         return name
 
-    def fresh(self, name: str, partitions: int = 1, replication_factor: int | None = None,
-              config: dict[str, str] | None = None, timeout: float = 60.0) -> str:
+    def fresh(
+        self,
+        name: str,
+        partitions: int = 1,
+        replication_factor: int | None = None,
+        config: dict[str, str] | None = None,
+        timeout: float = 60.0,
+    ) -> str:
         """Delete ``name`` if it exists and create it anew: idempotent re-runs of a notebook."""
         self.delete(name, missing_ok=True, timeout=timeout)
         return self.create(name, partitions, replication_factor, config, timeout=timeout)
 
-    def delete(self, names: str | list[str], missing_ok: bool = True, timeout: float = 30.0) -> None:
+    def delete(
+        self, names: str | list[str], missing_ok: bool = True, timeout: float = 30.0
+    ) -> None:
         """Delete topics and wait until they are gone from the metadata."""
         names = [names] if isinstance(names, str) else list(names)
         existing = set(_metadata(self.admin, None, METADATA_TIMEOUT, self.servers).topics)
@@ -128,21 +163,38 @@ class Topics:
         """Partitions with leader, replicas and ISR, and the topic's non-default configs."""
         partitions_of(self.admin, name, servers=self.servers)
         meta = _metadata(self.admin, None, METADATA_TIMEOUT, self.servers).topics[name]
-        rows = [{"partition": p.id, "leader": p.leader, "replicas": sorted(p.replicas),
-                 "isr": sorted(p.isrs)} for p in sorted(meta.partitions.values(), key=lambda p: p.id)]
+        rows = [
+            {
+                "partition": p.id,
+                "leader": p.leader,
+                "replicas": sorted(p.replicas),
+                "isr": sorted(p.isrs),
+            }
+            for p in sorted(meta.partitions.values(), key=lambda p: p.id)
+        ]
         resource = ConfigResource(ResourceType.TOPIC, name)
         entries = self.admin.describe_configs([resource])[resource].result(timeout=METADATA_TIMEOUT)
         configs = {k: e.value for k, e in sorted(entries.items()) if not e.is_default}
-        return TopicDescription(name, pd.DataFrame(rows, columns=["partition", "leader", "replicas", "isr"]),
-                                configs)
+        return TopicDescription(
+            name, pd.DataFrame(rows, columns=["partition", "leader", "replicas", "isr"]), configs
+        )
 
-    def _wait(self, name: str, present: bool, deadline: float, partitions: int | None = None) -> None:
+    def _wait(
+        self, name: str, present: bool, deadline: float, partitions: int | None = None
+    ) -> None:
         while True:
             topics = _metadata(self.admin, None, METADATA_TIMEOUT, self.servers).topics
             entry = topics.get(name)
-            ok = (entry is not None and entry.error is None and
-                  (partitions is None or len(entry.partitions) == partitions)
-                  and all(p.leader >= 0 for p in entry.partitions.values())) if present else entry is None
+            ok = (
+                (
+                    entry is not None
+                    and entry.error is None
+                    and (partitions is None or len(entry.partitions) == partitions)
+                    and all(p.leader >= 0 for p in entry.partitions.values())
+                )
+                if present
+                else entry is None
+            )
             if ok:
                 return
             if time.monotonic() > deadline:
@@ -161,8 +213,10 @@ class GroupDescription:
     offsets: pd.DataFrame
 
     def __repr__(self) -> str:
-        return (f"Group {self.group_id!r}: {self.state}, {len(self.members)} member(s)\n"
-                f"{self.members.to_string(index=False)}\n{self.offsets.to_string(index=False)}")
+        return (
+            f"Group {self.group_id!r}: {self.state}, {len(self.members)} member(s)\n"
+            f"{self.members.to_string(index=False)}\n{self.offsets.to_string(index=False)}"
+        )
 
 
 class Groups:
@@ -182,15 +236,26 @@ class Groups:
     def describe(self, group_id: str) -> GroupDescription:
         """State, members (client id, partitions) and per-partition committed offset and lag."""
         try:
-            desc = self.admin.describe_consumer_groups([group_id],
-                                                       request_timeout=METADATA_TIMEOUT)[group_id].result()
+            desc = self.admin.describe_consumer_groups(
+                [group_id], request_timeout=METADATA_TIMEOUT
+            )[group_id].result()
         except KafkaException as exc:
             raise ClientError(f"cannot describe group {group_id!r}: {exc.args[0].str()}") from exc
         members = pd.DataFrame(
-            [{"member_id": m.member_id, "client_id": m.client_id, "host": m.host,
-              "partitions": sorted((tp.topic, tp.partition) for tp in
-                                   (m.assignment.topic_partitions if m.assignment else []))}
-             for m in desc.members], columns=["member_id", "client_id", "host", "partitions"])
+            [
+                {
+                    "member_id": m.member_id,
+                    "client_id": m.client_id,
+                    "host": m.host,
+                    "partitions": sorted(
+                        (tp.topic, tp.partition)
+                        for tp in (m.assignment.topic_partitions if m.assignment else [])
+                    ),
+                }
+                for m in desc.members
+            ],
+            columns=["member_id", "client_id", "host", "partitions"],
+        )
         return GroupDescription(group_id, desc.state.name.lower(), members, self.offsets(group_id))
 
     def offsets(self, group_id: str) -> pd.DataFrame:
@@ -199,7 +264,9 @@ class Groups:
         try:
             result = self.admin.list_consumer_group_offsets(request)[group_id].result()
         except KafkaException as exc:
-            raise ClientError(f"cannot read offsets of group {group_id!r}: {exc.args[0].str()}") from exc
+            raise ClientError(
+                f"cannot read offsets of group {group_id!r}: {exc.args[0].str()}"
+            ) from exc
         rows = []
         tps = [tp for tp in result.topic_partitions if tp.offset >= 0]
         if tps:
@@ -208,16 +275,26 @@ class Groups:
             probe = _Consumer(client_config(self.servers, {"group.id": "labkit-offsets-probe"}))
             try:
                 for tp in sorted(tps, key=lambda t: (t.topic, t.partition)):
-                    _low, high = probe.get_watermark_offsets(TopicPartition(tp.topic, tp.partition),
-                                                             timeout=METADATA_TIMEOUT)
-                    rows.append({"topic": tp.topic, "partition": tp.partition, "committed": tp.offset,
-                                 "end": high, "lag": max(0, high - tp.offset)})
+                    _low, high = probe.get_watermark_offsets(
+                        TopicPartition(tp.topic, tp.partition), timeout=METADATA_TIMEOUT
+                    )
+                    rows.append(
+                        {
+                            "topic": tp.topic,
+                            "partition": tp.partition,
+                            "committed": tp.offset,
+                            "end": high,
+                            "lag": max(0, high - tp.offset),
+                        }
+                    )
             finally:
                 probe.close()
         return pd.DataFrame(rows, columns=["topic", "partition", "committed", "end", "lag"])
 
     def delete(self, group_id: str) -> None:
         try:
-            self.admin.delete_consumer_groups([group_id], request_timeout=METADATA_TIMEOUT)[group_id].result()
+            self.admin.delete_consumer_groups([group_id], request_timeout=METADATA_TIMEOUT)[
+                group_id
+            ].result()
         except KafkaException as exc:
             raise ClientError(f"cannot delete group {group_id!r}: {exc.args[0].str()}") from exc

@@ -24,7 +24,9 @@ def _error_cb(err: KafkaError) -> None:
     kafka_log.warning("%s", err.str())
 
 
-def client_config(bootstrap_servers: str, extra: dict[str, Any] | None = None, **overrides: Any) -> dict[str, Any]:
+def client_config(
+    bootstrap_servers: str, extra: dict[str, Any] | None = None, **overrides: Any
+) -> dict[str, Any]:
     """A confluent-kafka config dict with labkit's logging and error callback.
 
     >>> sorted(client_config("localhost:9092"))
@@ -38,6 +40,26 @@ def client_config(bootstrap_servers: str, extra: dict[str, Any] | None = None, *
     config.update(extra or {})
     config.update(overrides)
     return config
+
+
+_PYTHON_KEYS = {
+    "logger",
+    "on_commit",
+    "on_delivery",
+    "error_cb",
+    "stats_cb",
+    "throttle_cb",
+    "oauth_cb",
+}
+
+
+def kafka_properties(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """Keyword arguments as Kafka properties: ``client_id=`` is ``client.id``.
+
+    >>> kafka_properties({"client_id": "a", "linger.ms": 5, "error_cb": None})
+    {'client.id': 'a', 'linger.ms': 5, 'error_cb': None}
+    """
+    return {(k if k in _PYTHON_KEYS else k.replace("_", ".")): v for k, v in kwargs.items()}
 
 
 def check_reachable(config: dict[str, Any], timeout: float = UNREACHABLE_TIMEOUT) -> int:

@@ -15,7 +15,7 @@ import pandas as pd
 from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, KafkaError, Message, TopicPartition
 from confluent_kafka import Consumer as _KafkaConsumer
 
-from labkit.clients.config import client_config
+from labkit.clients.config import client_config, kafka_properties
 from labkit.clients.exceptions import ClientError
 from labkit.clients.records import Record, to_dataframe
 from labkit.serdes import Serde, SerdeError, resolve
@@ -31,18 +31,24 @@ class Consumer:
     ...     c.commit()
     """
 
-    def __init__(self, bootstrap_servers: str, group_id: str | None = None,
-                 topics: Iterable[str] | None = None, serde: str | Serde | None = "json",
-                 key_serde: str | Serde | None = "string", from_beginning: bool = True,
-                 config: Mapping[str, Any] | None = None, **kafka_config: Any) -> None:
+    def __init__(
+        self,
+        bootstrap_servers: str,
+        group_id: str | None = None,
+        topics: Iterable[str] | None = None,
+        serde: str | Serde | None = "json",
+        key_serde: str | Serde | None = "string",
+        from_beginning: bool = True,
+        config: Mapping[str, Any] | None = None,
+        **kafka_config: Any,
+    ) -> None:
         merged: dict[str, Any] = {
             "group.id": group_id or "labkit-reader",  # librdkafka wants one even when unused
             "enable.auto.commit": False,
             "auto.offset.reset": "earliest" if from_beginning else "latest",
             "enable.partition.eof": True,
             "isolation.level": "read_committed",
-            **(config or {}),
-            **kafka_config,
+            **kafka_properties({**(config or {}), **kafka_config}),
         }
         self.group_id = group_id
         self._consumer = _KafkaConsumer(client_config(bootstrap_servers, merged))
@@ -89,14 +95,23 @@ class Consumer:
             key = self.key_serde.deserialize(msg.key(), msg.topic())
             value = self.serde.deserialize(msg.value(), msg.topic())
         except SerdeError as exc:
-            raise SerdeError(f"{exc} (topic {msg.topic()}, partition {msg.partition()}, offset "
-                             f"{msg.offset()})") from exc
+            raise SerdeError(
+                f"{exc} (topic {msg.topic()}, partition {msg.partition()}, offset {msg.offset()})"
+            ) from exc
         ts_type, ts = msg.timestamp()
-        return Record(msg.topic(), msg.partition(), msg.offset(), ts if ts_type else None, key, value,
-                      dict(msg.headers() or []))
+        return Record(
+            msg.topic(),
+            msg.partition(),
+            msg.offset(),
+            ts if ts_type else None,
+            key,
+            value,
+            dict(msg.headers() or []),
+        )
 
-    def consume(self, max_messages: int | None = None, timeout: float = 10.0,
-                until_end: bool = False) -> list[Record]:
+    def consume(
+        self, max_messages: int | None = None, timeout: float = 10.0, until_end: bool = False
+    ) -> list[Record]:
         """Poll until ``max_messages``, ``timeout`` seconds, or (``until_end``) every assigned
         partition is at its end."""
         records: list[Record] = []
@@ -119,8 +134,9 @@ class Consumer:
             nxt: dict[tuple[str, int], int] = {}
             for r in records:
                 nxt[(r.topic, r.partition)] = max(nxt.get((r.topic, r.partition), 0), r.offset + 1)
-            self._consumer.commit(offsets=[TopicPartition(t, p, o) for (t, p), o in nxt.items()],
-                                  asynchronous=False)
+            self._consumer.commit(
+                offsets=[TopicPartition(t, p, o) for (t, p), o in nxt.items()], asynchronous=False
+            )
         else:
             try:
                 self._consumer.commit(asynchronous=False)
@@ -141,11 +157,21 @@ class Consumer:
         self.close()
 
 
-def read(bootstrap_servers: str, topic: str, *, max_messages: int | None = None,
-         timeout: float = 10.0, from_beginning: bool = True, group_id: str | None = None,
-         commit: bool = True, until_end: bool = True, serde: str | Serde | None = "json",
-         key_serde: str | Serde | None = "string", as_dataframe: bool = True,
-         config: Mapping[str, Any] | None = None) -> pd.DataFrame | list[Record]:
+def read(
+    bootstrap_servers: str,
+    topic: str,
+    *,
+    max_messages: int | None = None,
+    timeout: float = 10.0,
+    from_beginning: bool = True,
+    group_id: str | None = None,
+    commit: bool = True,
+    until_end: bool = True,
+    serde: str | Serde | None = "json",
+    key_serde: str | Serde | None = "string",
+    as_dataframe: bool = True,
+    config: Mapping[str, Any] | None = None,
+) -> pd.DataFrame | list[Record]:
     """Read a bounded batch of records from ``topic``.
 
     Without ``group_id`` the read joins no group: it starts at the beginning (or the end) of
@@ -158,10 +184,17 @@ def read(bootstrap_servers: str, topic: str, *, max_messages: int | None = None,
     from labkit.clients.admin import partitions_of
 
     extra = dict(config or {})
-    with Consumer(bootstrap_servers, group_id=group_id, serde=serde, key_serde=key_serde,
-                  from_beginning=from_beginning, config=extra) as consumer:
-        partitions = partitions_of(consumer.raw, topic, timeout=min(timeout, 8.0),
-                                   servers=bootstrap_servers)
+    with Consumer(
+        bootstrap_servers,
+        group_id=group_id,
+        serde=serde,
+        key_serde=key_serde,
+        from_beginning=from_beginning,
+        config=extra,
+    ) as consumer:
+        partitions = partitions_of(
+            consumer.raw, topic, timeout=min(timeout, 8.0), servers=bootstrap_servers
+        )
         if group_id is None:
             start = OFFSET_BEGINNING if from_beginning else OFFSET_END
             consumer.assign([TopicPartition(topic, p, start) for p in partitions])
@@ -171,4 +204,3 @@ def read(bootstrap_servers: str, topic: str, *, max_messages: int | None = None,
         if group_id is not None and commit and records:
             consumer.commit(records)
     return to_dataframe(records) if as_dataframe else records
-

@@ -15,7 +15,7 @@ from typing import Any
 from confluent_kafka import KafkaError, Message
 from confluent_kafka import Producer as _KafkaProducer
 
-from labkit.clients.config import client_config
+from labkit.clients.config import client_config, kafka_properties
 from labkit.clients.exceptions import DeliveryError
 from labkit.serdes import Serde, resolve
 
@@ -49,10 +49,15 @@ class Producer:
     ...     p.send("orders", {"orderId": "O1"}, key="O1", headers={"source": "doc"})
     """
 
-    def __init__(self, bootstrap_servers: str, serde: str | Serde | None = "json",
-                 key_serde: str | Serde | None = "string", config: Mapping[str, Any] | None = None,
-                 **kafka_config: Any) -> None:
-        merged = {**PRODUCER_DEFAULTS, **(config or {}), **kafka_config}
+    def __init__(
+        self,
+        bootstrap_servers: str,
+        serde: str | Serde | None = "json",
+        key_serde: str | Serde | None = "string",
+        config: Mapping[str, Any] | None = None,
+        **kafka_config: Any,
+    ) -> None:
+        merged = {**PRODUCER_DEFAULTS, **kafka_properties({**(config or {}), **kafka_config})}
         self._producer = _KafkaProducer(client_config(bootstrap_servers, merged))
         self.serde = resolve(serde)
         self.key_serde = resolve(key_serde, default="string")
@@ -70,8 +75,15 @@ class Producer:
         else:
             self.acked[(msg.topic(), msg.partition())] += 1
 
-    def send(self, topic: str, value: Any, key: Any = None, headers: Mapping[str, Any] | None = None,
-             partition: int | None = None, timestamp: int | None = None) -> None:
+    def send(
+        self,
+        topic: str,
+        value: Any,
+        key: Any = None,
+        headers: Mapping[str, Any] | None = None,
+        partition: int | None = None,
+        timestamp: int | None = None,
+    ) -> None:
         """Queue one record; its delivery report is collected by the next poll or flush."""
         kwargs: dict[str, Any] = {
             "value": self.serde.serialize(value, topic),
@@ -79,8 +91,10 @@ class Producer:
             "on_delivery": self._on_delivery,
         }
         if headers:
-            kwargs["headers"] = [(k, v if isinstance(v, bytes) or v is None else str(v).encode())
-                                 for k, v in headers.items()]
+            kwargs["headers"] = [
+                (k, v if isinstance(v, bytes) or v is None else str(v).encode())
+                for k, v in headers.items()
+            ]
         if partition is not None:
             kwargs["partition"] = partition
         if timestamp is not None:
@@ -97,12 +111,17 @@ class Producer:
         """Wait for every queued record's acknowledgement; raise if any failed or is still queued."""
         remaining = self._producer.flush(timeout)
         if remaining:
-            raise DeliveryError(f"{remaining} record(s) still unacknowledged after {timeout:.0f} s: "
-                                "is the broker reachable? (`labkit status`)", self.failures)
+            raise DeliveryError(
+                f"{remaining} record(s) still unacknowledged after {timeout:.0f} s: "
+                "is the broker reachable? (`labkit status`)",
+                self.failures,
+            )
         if self.failures:
             key, err = self.failures[0]
-            raise DeliveryError(f"{len(self.failures)} record(s) failed delivery; first (key "
-                                f"{key!r}): {err.str()}", list(self.failures))
+            raise DeliveryError(
+                f"{len(self.failures)} record(s) failed delivery; first (key {key!r}): {err.str()}",
+                list(self.failures),
+            )
         return sum(self.acked.values())
 
     def close(self, timeout: float = 30.0) -> None:
@@ -131,10 +150,15 @@ def key_function(key: KeySpec) -> Callable[[Any], Any]:
     return lambda record: record[key]
 
 
-def produce_all(producer: Producer, topic: str, records: Iterable[Any], key: KeySpec = None,
-                headers: Mapping[str, Any] | Callable[[Any], Mapping[str, Any]] | None = None,
-                timestamp: str | Callable[[Any], int] | None = None,
-                flush_timeout: float = 60.0) -> ProduceResult:
+def produce_all(
+    producer: Producer,
+    topic: str,
+    records: Iterable[Any],
+    key: KeySpec = None,
+    headers: Mapping[str, Any] | Callable[[Any], Mapping[str, Any]] | None = None,
+    timestamp: str | Callable[[Any], int] | None = None,
+    flush_timeout: float = 60.0,
+) -> ProduceResult:
     """Send every record, wait for all acknowledgements and report counts per partition."""
     get_key = key_function(key)
     get_ts = key_function(timestamp) if timestamp is not None else None

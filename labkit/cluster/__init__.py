@@ -15,8 +15,22 @@ from labkit.cluster.resolve import choose_backend, ensure_lab
 from labkit.cluster.state import BrokerInfo, LabInfo, lab_home, read_state
 
 __all__ = [
-    "BROKER_ACTIONS", "BackendUnavailableError", "BrokerInfo", "BrokerUnreachableError",
-    "ClusterBackend", "ClusterError", "JarResolutionError", "JavaNotFoundError", "LabInfo",
-    "LabNotRunningError", "StartupError", "choose_backend", "ensure_lab", "lab_home", "read_state",
-    "request", "start_supervisor", "stop_supervisor",
+    "BROKER_ACTIONS",
+    "BackendUnavailableError",
+    "BrokerInfo",
+    "BrokerUnreachableError",
+    "ClusterBackend",
+    "ClusterError",
+    "JarResolutionError",
+    "JavaNotFoundError",
+    "LabInfo",
+    "LabNotRunningError",
+    "StartupError",
+    "choose_backend",
+    "ensure_lab",
+    "lab_home",
+    "read_state",
+    "request",
+    "start_supervisor",
+    "stop_supervisor",
 ]

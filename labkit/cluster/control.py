@@ -16,20 +16,43 @@ from labkit.cluster.exceptions import ClusterError, LabNotRunningError, StartupE
 from labkit.cluster.state import LabInfo, lab_home, pid_alive, read_state, remove_state, state_path
 
 
-def start_supervisor(backend: str, brokers: int, home: Path | None = None, heap_mb: int = 512,
-                     registry: bool = False, timeout: float = 240.0) -> LabInfo:
+def start_supervisor(
+    backend: str,
+    brokers: int,
+    home: Path | None = None,
+    heap_mb: int = 512,
+    registry: bool = False,
+    timeout: float = 240.0,
+) -> LabInfo:
     """Spawn a detached supervisor and wait until its lab runs (or say why it did not)."""
     home = home or lab_home()
     home.mkdir(parents=True, exist_ok=True)
     remove_state(home)
     log_path = home / "supervisor.log"
-    cmd = [sys.executable, "-m", "labkit.cluster.supervisor", "--home", str(home),
-           "--backend", backend, "--brokers", str(brokers), "--heap-mb", str(heap_mb)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "labkit.cluster.supervisor",
+        "--home",
+        str(home),
+        "--backend",
+        backend,
+        "--brokers",
+        str(brokers),
+        "--heap-mb",
+        str(heap_mb),
+    ]
     if registry:
         cmd.append("--registry")
     with open(log_path, "ab") as out:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                start_new_session=True, close_fds=True)
+        proc = subprocess.Popen(
+            cmd,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            close_fds=True,
+        )
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         info = _raw_state(home)
@@ -39,12 +62,15 @@ def start_supervisor(backend: str, brokers: int, home: Path | None = None, heap_
             if info.status == "failed":
                 proc.wait(10)
                 remove_state(home)
-                raise StartupError(f"the {backend} lab did not start: {info.error}\n"
-                                   f"(supervisor log: {log_path})")
+                raise StartupError(
+                    f"the {backend} lab did not start: {info.error}\n(supervisor log: {log_path})"
+                )
         if proc.poll() is not None:
             remove_state(home)
-            raise StartupError(f"the lab supervisor exited with code {proc.returncode} before the "
-                               f"lab was up; see {log_path}:\n{_tail(log_path)}")
+            raise StartupError(
+                f"the lab supervisor exited with code {proc.returncode} before the "
+                f"lab was up; see {log_path}:\n{_tail(log_path)}"
+            )
         time.sleep(0.05)
     with contextlib.suppress(ProcessLookupError):
         os.kill(proc.pid, signal.SIGTERM)
@@ -68,8 +94,10 @@ def request(op: str, home: Path | None = None, timeout: float = 120.0, **fields)
                     break
                 data += chunk
         except OSError as exc:
-            raise ClusterError(f"the lab supervisor (pid {info.supervisor_pid}) did not answer on "
-                               f"{info.control_socket}: {exc}") from exc
+            raise ClusterError(
+                f"the lab supervisor (pid {info.supervisor_pid}) did not answer on "
+                f"{info.control_socket}: {exc}"
+            ) from exc
     reply = json.loads(data or b'{"ok": false, "error": "empty reply"}')
     if not reply.get("ok"):
         raise ClusterError(reply.get("error", "request failed"))

@@ -31,14 +31,14 @@ def docker_available(timeout: float = 1.0) -> tuple[bool, str]:
     host = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
     try:
         if host.startswith("unix://"):
-            path = host[len("unix://"):]
+            path = host[len("unix://") :]
             if not os.path.exists(path):
                 return False, f"no Docker daemon: {path} does not exist"
             sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             sock.settimeout(timeout)
             sock.connect(path)
         elif host.startswith("tcp://"):
-            hostport = host[len("tcp://"):].rstrip("/")
+            hostport = host[len("tcp://") :].rstrip("/")
             name, _, port = hostport.rpartition(":")
             sock = socket.create_connection((name, int(port)), timeout=timeout)
         else:
@@ -83,8 +83,10 @@ class DockerCluster(ClusterBackend):
 
     def __init__(self, brokers: int = 1, home: Path | None = None, image: str = IMAGE) -> None:
         if brokers != 1:
-            raise ClusterError("the docker backend runs one broker; for three use the local backend "
-                               "or `docker compose -f docker/compose.yaml up` (external backend)")
+            raise ClusterError(
+                "the docker backend runs one broker; for three use the local backend "
+                "or `docker compose -f docker/compose.yaml up` (external backend)"
+            )
         self.home = home
         self.image = image
         self.container = None
@@ -94,14 +96,17 @@ class DockerCluster(ClusterBackend):
     def start(self) -> LabInfo:
         ok, reason = docker_available()
         if not ok:
-            raise BackendUnavailableError(f"the docker backend needs a running Docker daemon ({reason}). "
-                                          "Start Docker, or use `--backend local` (needs Java 17+).")
+            raise BackendUnavailableError(
+                f"the docker backend needs a running Docker daemon ({reason}). "
+                "Start Docker, or use `--backend local` (needs Java 17+)."
+            )
         try:
             from testcontainers.core.container import DockerContainer
             from testcontainers.core.waiting_utils import wait_for_logs
         except ImportError as exc:
-            raise BackendUnavailableError("the docker backend needs testcontainers: "
-                                          "`pip install 'labkit[docker]'`") from exc
+            raise BackendUnavailableError(
+                "the docker backend needs testcontainers: `pip install 'labkit[docker]'`"
+            ) from exc
         self.port = pick_port(9092)
         container = DockerContainer(self.image).with_bind_ports(9092, self.port)
         for key, value in kafka_environment(self.port).items():
@@ -122,8 +127,20 @@ class DockerCluster(ClusterBackend):
             self.container = None
 
     def info(self) -> LabInfo:
-        broker = BrokerInfo(1, "127.0.0.1", self.port, None, None,
-                            "running" if self.container is not None else "stopped", None)
-        return LabInfo(backend=self.name, bootstrap_servers=f"127.0.0.1:{self.port}", brokers=[broker],
-                       started_at=self.started_at, home=str(self.home) if self.home else None,
-                       kafka_version=KAFKA_VERSION)
+        broker = BrokerInfo(
+            1,
+            "127.0.0.1",
+            self.port,
+            None,
+            None,
+            "running" if self.container is not None else "stopped",
+            None,
+        )
+        return LabInfo(
+            backend=self.name,
+            bootstrap_servers=f"127.0.0.1:{self.port}",
+            brokers=[broker],
+            started_at=self.started_at,
+            home=str(self.home) if self.home else None,
+            kafka_version=KAFKA_VERSION,
+        )

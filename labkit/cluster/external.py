@@ -35,7 +35,9 @@ def external_info(bootstrap_servers: str | None = None) -> LabInfo:
     """Describe the external cluster (brokers are filled in once a client has connected)."""
     servers = bootstrap_servers or os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "")
     if not servers.strip():
-        raise ClusterError("the external backend needs KAFKA_BOOTSTRAP_SERVERS (host:port[,host:port])")
+        raise ClusterError(
+            "the external backend needs KAFKA_BOOTSTRAP_SERVERS (host:port[,host:port])"
+        )
     brokers = []
     for i, address in enumerate(servers.split(","), start=1):
         host, _, port = address.strip().rpartition(":")

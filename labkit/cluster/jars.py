@@ -66,8 +66,17 @@ def _resolve_with_maven(version: str, libs: Path) -> None:
     libs.mkdir(parents=True)
     pom = resources.files("labkit.cluster") / "kafka-pom.xml"
     with resources.as_file(pom) as pom_path:
-        cmd = [mvn, "-B", "-q", "-f", str(pom_path), "dependency:copy-dependencies",
-               "-DincludeScope=runtime", f"-Dkafka.version={version}", f"-DoutputDirectory={libs}"]
+        cmd = [
+            mvn,
+            "-B",
+            "-q",
+            "-f",
+            str(pom_path),
+            "dependency:copy-dependencies",
+            "-DincludeScope=runtime",
+            f"-Dkafka.version={version}",
+            f"-DoutputDirectory={libs}",
+        ]
         try:
             done = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
         except subprocess.TimeoutExpired as exc:

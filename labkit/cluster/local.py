@@ -60,8 +60,9 @@ def _die_with_parent() -> None:  # runs in the child between fork and exec
         libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG: die when the parent thread dies
 
 
-def broker_properties(node_id: int, port: int, controller_port: int, data_dir: Path,
-                      voters: str | None, brokers: int) -> dict[str, str]:
+def broker_properties(
+    node_id: int, port: int, controller_port: int, data_dir: Path, voters: str | None, brokers: int
+) -> dict[str, str]:
     """The server.properties of one combined broker+controller node."""
     rf = "3" if brokers >= 3 else "1"
     props = {
@@ -117,9 +118,15 @@ class LocalNode:
         return self.proc is not None and self.proc.poll() is None
 
     def info(self) -> BrokerInfo:
-        return BrokerInfo(self.node_id, HOST, self.port, self.controller_port,
-                          self.proc.pid if self.running() else None,  # type: ignore[union-attr]
-                          self.status, str(self.log_file))
+        return BrokerInfo(
+            self.node_id,
+            HOST,
+            self.port,
+            self.controller_port,
+            self.proc.pid if self.running() else None,  # type: ignore[union-attr]
+            self.status,
+            str(self.log_file),
+        )
 
 
 class LocalCluster(ClusterBackend):
@@ -131,12 +138,20 @@ class LocalCluster(ClusterBackend):
 
     name = "local"
 
-    def __init__(self, brokers: int = 1, home: Path | None = None, heap_mb: int = 512,
-                 kafka_version: str = KAFKA_VERSION, preferred_port: int | None = PREFERRED_BROKER_PORT,
-                 startup_timeout: float = 90.0) -> None:
+    def __init__(
+        self,
+        brokers: int = 1,
+        home: Path | None = None,
+        heap_mb: int = 512,
+        kafka_version: str = KAFKA_VERSION,
+        preferred_port: int | None = PREFERRED_BROKER_PORT,
+        startup_timeout: float = 90.0,
+    ) -> None:
         if brokers not in (1, 3):
-            raise ClusterError(f"brokers={brokers}: the local backend runs 1 node or 3 nodes "
-                               "(a three-controller quorum)")
+            raise ClusterError(
+                f"brokers={brokers}: the local backend runs 1 node or 3 nodes "
+                "(a three-controller quorum)"
+            )
         self.brokers = brokers
         self.home = Path(home) if home else Path.cwd() / ".labkit"
         self.heap_mb = heap_mb
@@ -211,8 +226,10 @@ class LocalCluster(ClusterBackend):
             self._wait_ready([node], time.monotonic() + self.startup_timeout)
             return node.info()
         if not node.running():
-            raise ClusterError(f"broker {node_id} is not running ({node.status}); "
-                               f"`labkit broker start {node_id}` starts it")
+            raise ClusterError(
+                f"broker {node_id} is not running ({node.status}); "
+                f"`labkit broker start {node_id}` starts it"
+            )
         pid = node.proc.pid  # type: ignore[union-attr]
         if action == "stop":
             if node.status == "paused":
@@ -235,7 +252,9 @@ class LocalCluster(ClusterBackend):
             os.kill(pid, signal.SIGCONT)
             node.status = "running"
         else:
-            raise ClusterError(f"unknown broker action {action!r}: stop, kill, pause, resume, start")
+            raise ClusterError(
+                f"unknown broker action {action!r}: stop, kill, pause, resume, start"
+            )
         return node.info()
 
     # -- internals -----------------------------------------------------------------------------
@@ -261,16 +280,27 @@ class LocalCluster(ClusterBackend):
             voters = ",".join(f"{n.node_id}@{HOST}:{n.controller_port}" for n in self.nodes)
         for node in self.nodes:
             node.data_dir.mkdir(parents=True)
-            props = broker_properties(node.node_id, node.port, node.controller_port,
-                                      node.data_dir, voters, self.brokers)
+            props = broker_properties(
+                node.node_id, node.port, node.controller_port, node.data_dir, voters, self.brokers
+            )
             node.config.write_text("".join(f"{k}={v}\n" for k, v in props.items()))
             (node.dir / "log4j2.yaml").write_text(_LOG4J2.format(log_file=node.log_file))
 
     def _jvm(self, node: LocalNode, main: str, *args: str, heap_mb: int) -> list[str]:
-        return [self._java or "java", f"-Xms{min(heap_mb, 256)}m", f"-Xmx{heap_mb}m",
-                "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20", "-Djava.awt.headless=true",
-                f"-Dlog4j2.configurationFile={node.dir / 'log4j2.yaml'}",
-                f"-Dkafka.logs.dir={node.dir}", "-cp", self._cp or "", main, *args]
+        return [
+            self._java or "java",
+            f"-Xms{min(heap_mb, 256)}m",
+            f"-Xmx{heap_mb}m",
+            "-XX:+UseG1GC",
+            "-XX:MaxGCPauseMillis=20",
+            "-Djava.awt.headless=true",
+            f"-Dlog4j2.configurationFile={node.dir / 'log4j2.yaml'}",
+            f"-Dkafka.logs.dir={node.dir}",
+            "-cp",
+            self._cp or "",
+            main,
+            *args,
+        ]
 
     def _format_all(self) -> None:
         cluster_id = _cluster_id()
@@ -280,21 +310,34 @@ class LocalCluster(ClusterBackend):
             if self.brokers == 1:
                 args.append("--standalone")
             cmd = self._jvm(node, "kafka.tools.StorageTool", *args, heap_mb=128)
-            procs.append((node, subprocess.Popen(cmd, stdout=subprocess.PIPE,
-                                                 stderr=subprocess.STDOUT, text=True)))
+            procs.append(
+                (
+                    node,
+                    subprocess.Popen(
+                        cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+                    ),
+                )
+            )
         for node, proc in procs:
             out, _ = proc.communicate(timeout=120)
             if proc.returncode != 0:
-                raise StartupError(f"formatting the storage of node {node.node_id} failed "
-                                   f"(exit {proc.returncode}):\n{out[-2000:]}")
+                raise StartupError(
+                    f"formatting the storage of node {node.node_id} failed "
+                    f"(exit {proc.returncode}):\n{out[-2000:]}"
+                )
 
     def _spawn(self, node: LocalNode) -> None:
         node.dir.mkdir(parents=True, exist_ok=True)
         out = open(node.dir / "stdout.log", "ab")  # noqa: SIM115 - handed to the child
         node.ready_offset = node.log_file.stat().st_size if node.log_file.exists() else 0  # type: ignore[attr-defined]
         cmd = self._jvm(node, "kafka.Kafka", str(node.config), heap_mb=self.heap_mb)
-        node.proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent)
+        node.proc = subprocess.Popen(
+            cmd,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            preexec_fn=_die_with_parent,
+        )
         out.close()
         node.status = "running"
 
@@ -307,15 +350,18 @@ class LocalCluster(ClusterBackend):
                     raise StartupError(
                         f"broker {node.node_id} exited during startup (exit "
                         f"{node.proc.returncode if node.proc else '?'}); its log is "  # type: ignore[union-attr]
-                        f"{node.log_file}:\n{_tail(node.log_file)}{_tail(node.dir / 'stdout.log')}")
+                        f"{node.log_file}:\n{_tail(node.log_file)}{_tail(node.dir / 'stdout.log')}"
+                    )
                 if _log_has(node.log_file, READY_LINE, node.ready_offset):  # type: ignore[attr-defined]
                     pending.remove(node)
             if not pending:
                 return
             if time.monotonic() > deadline:
                 names = ", ".join(str(n.node_id) for n in pending)
-                raise StartupError(f"broker(s) {names} not ready after {self.startup_timeout:.0f} s; "
-                                   f"see {pending[0].log_file}:\n{_tail(pending[0].log_file)}")
+                raise StartupError(
+                    f"broker(s) {names} not ready after {self.startup_timeout:.0f} s; "
+                    f"see {pending[0].log_file}:\n{_tail(pending[0].log_file)}"
+                )
             time.sleep(0.05)
 
 

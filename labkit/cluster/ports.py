@@ -17,7 +17,9 @@ def is_free(port: int, host: str = "127.0.0.1") -> bool:
     return True
 
 
-def pick_port(preferred: int | None = None, host: str = "127.0.0.1", avoid: set[int] | None = None) -> int:
+def pick_port(
+    preferred: int | None = None, host: str = "127.0.0.1", avoid: set[int] | None = None
+) -> int:
     """``preferred`` when it is free, else a free port the kernel hands out.
 
     >>> 0 < pick_port() < 65536

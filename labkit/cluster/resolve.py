@@ -31,7 +31,9 @@ def requested_backend(backend: str | None = None) -> str | None:
     if chosen in (None, "auto"):
         return None
     if chosen not in BACKENDS:
-        raise ClusterError(f"unknown backend {chosen!r}: choose one of {', '.join(BACKENDS)} or auto")
+        raise ClusterError(
+            f"unknown backend {chosen!r}: choose one of {', '.join(BACKENDS)} or auto"
+        )
     return chosen
 
 
@@ -46,8 +48,14 @@ def choose_backend(backend: str | None = None) -> str:
     return "docker" if ok else "local"
 
 
-def ensure_lab(backend: str | None = None, brokers: int | None = None, home: Path | None = None,
-               start: bool = True, registry: bool = False, heap_mb: int = 512) -> LabInfo:
+def ensure_lab(
+    backend: str | None = None,
+    brokers: int | None = None,
+    home: Path | None = None,
+    start: bool = True,
+    registry: bool = False,
+    heap_mb: int = 512,
+) -> LabInfo:
     """Attach to the running lab, or start one (when ``start``) and return its description.
 
     >>> info = ensure_lab()  # doctest: +SKIP
@@ -66,8 +74,10 @@ def ensure_lab(backend: str | None = None, brokers: int | None = None, home: Pat
                 if not start:
                     from labkit.cluster.exceptions import LabNotRunningError
 
-                    raise LabNotRunningError("no lab is running; start one with `labkit up` "
-                                             "(or `labkit.lab()` in Python)")
+                    raise LabNotRunningError(
+                        "no lab is running; start one with `labkit up` "
+                        "(or `labkit.lab()` in Python)"
+                    )
                 info = _start(chosen, brokers or 1, home, registry, heap_mb)
     _check_matches(info, chosen, brokers, registry)
     return info
@@ -100,5 +110,8 @@ def _check_matches(info: LabInfo, backend: str | None, brokers: int | None, regi
     if registry and not info.schema_registry_url:
         problems.append("no schema registry (asked for one)")
     if problems:
-        raise ClusterError("a lab is already running with " + ", ".join(problems) +
-                           "; stop it with `labkit down` first, or attach without those options")
+        raise ClusterError(
+            "a lab is already running with "
+            + ", ".join(problems)
+            + "; stop it with `labkit down` first, or attach without those options"
+        )

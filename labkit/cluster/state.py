@@ -131,14 +131,19 @@ def read_state(home: Path | None = None) -> LabInfo | None:
     try:
         info = LabInfo.from_json(json.loads(raw))
     except (ValueError, TypeError) as exc:
-        log.warning("Lab state %s is corrupt (%s); removed it. Start a lab with `labkit up`.", path, exc)
+        log.warning(
+            "Lab state %s is corrupt (%s); removed it. Start a lab with `labkit up`.", path, exc
+        )
         _clean(home, None)
         return None
     if info.backend == "external":
         return info
     if not pid_alive(info.supervisor_pid, must_contain="labkit"):
-        log.warning("Lab state %s names a supervisor (pid %s) that is not running; cleaned it up.",
-                    path, info.supervisor_pid)
+        log.warning(
+            "Lab state %s names a supervisor (pid %s) that is not running; cleaned it up.",
+            path,
+            info.supervisor_pid,
+        )
         _clean(home, info)
         return None
     return info

@@ -64,8 +64,16 @@ class Supervisor:
         return info
 
     def run(self) -> int:
-        write_state(LabInfo(backend=self.backend.name, bootstrap_servers="-", status="starting",
-                            supervisor_pid=os.getpid(), home=str(self.home)), self.home)
+        write_state(
+            LabInfo(
+                backend=self.backend.name,
+                bootstrap_servers="-",
+                status="starting",
+                supervisor_pid=os.getpid(),
+                home=str(self.home),
+            ),
+            self.home,
+        )
         try:
             self.backend.start()
             if self.registry_wanted:
@@ -74,9 +82,17 @@ class Supervisor:
             log.error("lab failed to start: %s", exc)
             with contextlib.suppress(Exception):
                 self.backend.stop()
-            write_state(LabInfo(backend=self.backend.name, bootstrap_servers="-", status="failed",
-                                supervisor_pid=os.getpid(), home=str(self.home),
-                                error=f"{type(exc).__name__}: {exc}"), self.home)
+            write_state(
+                LabInfo(
+                    backend=self.backend.name,
+                    bootstrap_servers="-",
+                    status="failed",
+                    supervisor_pid=os.getpid(),
+                    home=str(self.home),
+                    error=f"{type(exc).__name__}: {exc}",
+                ),
+                self.home,
+            )
             return 1
         self.started_at = time.time()
         self.publish(status="running")
@@ -88,9 +104,8 @@ class Supervisor:
         return 0
 
     def _start_registry(self) -> None:
-        from labkit.schemas.registry_server import RegistryServer  # noqa: PLC0415
-
         from labkit.cluster.java import find_java
+        from labkit.schemas.registry_server import RegistryServer  # noqa: PLC0415
 
         self.registry = RegistryServer(java=find_java().executable, workdir=self.home / "registry")
         self.registry.start()
@@ -176,14 +191,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--heap-mb", type=int, default=512)
     parser.add_argument("--registry", action="store_true")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     args.home.mkdir(parents=True, exist_ok=True)
     try:
         backend = make_backend(args.backend, args.brokers, args.home, args.heap_mb)
     except ClusterError as exc:
-        write_state(LabInfo(backend=args.backend, bootstrap_servers="-", status="failed",
-                            supervisor_pid=os.getpid(), home=str(args.home), error=str(exc)), args.home)
+        write_state(
+            LabInfo(
+                backend=args.backend,
+                bootstrap_servers="-",
+                status="failed",
+                supervisor_pid=os.getpid(),
+                home=str(args.home),
+                error=str(exc),
+            ),
+            args.home,
+        )
         return 1
     return Supervisor(backend, args.home, registry=args.registry).run()
 

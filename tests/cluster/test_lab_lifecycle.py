@@ -1,0 +1,161 @@
+"""A lab of its own (separate LABKIT_HOME): started by the CLI, attached from other processes,
+fault controls, stopped cleanly, and no JVM left behind when its supervisor dies."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from confluent_kafka import Producer
+
+from labkit.cluster.local import LocalCluster
+from labkit.cluster.state import pid_alive, read_state
+
+
+def cli(home: Path, *args: str, timeout: float = 240) -> subprocess.CompletedProcess:
+    env = {**os.environ, "LABKIT_HOME": str(home)}
+    env.pop("KAFKA_BOOTSTRAP_SERVERS", None)
+    return subprocess.run(
+        [sys.executable, "-m", "labkit", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def in_lab(home: Path, code: str, timeout: float = 120) -> str:
+    """Run Python code in a fresh process attached to the lab at ``home``; return its stdout."""
+    env = {**os.environ, "LABKIT_HOME": str(home)}
+    env.pop("KAFKA_BOOTSTRAP_SERVERS", None)
+    done = subprocess.run(
+        [sys.executable, "-c", "import labkit\nlab = labkit.lab(start=False)\n" + code],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def wait_dead(pids: list[int], timeout: float = 15) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not any(pid_alive(p, "kafka.Kafka") for p in pids):
+            return True
+        time.sleep(0.1)
+    return False
+
+
+@pytest.mark.slow
+def test_three_node_lab_survives_a_killed_broker_and_stops_clean(tmp_path):
+    home = tmp_path / "lab3"
+    up = cli(home, "up", "--brokers", "3", "--backend", "local")
+    assert up.returncode == 0, up.stderr + up.stdout
+    try:
+        status = json.loads(cli(home, "status", "--json").stdout)
+        assert status["backend"] == "local"
+        assert len(status["brokers"]) == 3
+        assert {b["status"] for b in status["brokers"]} == {"running"}
+        assert status["bootstrap_servers"].count(",") == 2
+        for b in status["brokers"]:
+            assert Path(b["log_file"]).exists()
+        pids = [b["pid"] for b in status["brokers"]]
+
+        out = in_lab(
+            home,
+            """
+lab.topics.fresh("replicated", partitions=3, replication_factor=3, config={"min.insync.replicas": "2"})
+print(lab.topics.describe("replicated").replication_factor)
+print(lab.produce("replicated", [{"i": i} for i in range(300)], key=lambda r: str(r["i"])).count)
+""",
+        )
+        assert out.split() == ["3", "300"]
+
+        killed = cli(home, "broker", "kill", "2")
+        assert killed.returncode == 0 and "killed" in killed.stdout
+        assert wait_dead([pids[1]], timeout=5)
+
+        out = in_lab(
+            home,
+            """
+print(lab.produce("replicated", [{"i": i} for i in range(300, 600)], key=lambda r: str(r["i"])).count)
+values = sorted(r["i"] for r in lab.read("replicated", timeout=30)["value"])
+print(values == list(range(600)))
+print(sorted(b.status for b in lab.brokers))
+""",
+        )
+        assert out.split("\n")[:2] == ["300", "True"]
+        assert "['killed', 'running', 'running']" in out
+
+        for action in ("start", "pause", "resume", "stop", "start"):
+            done = cli(home, "broker", action, "2")
+            assert done.returncode == 0, done.stderr
+        status = json.loads(cli(home, "status", "--json").stdout)
+        assert [b["status"] for b in status["brokers"]] == ["running"] * 3
+        pids = [b["pid"] for b in status["brokers"]]
+    finally:
+        down = cli(home, "down")
+    assert down.returncode == 0 and "Stopped" in down.stdout
+    assert wait_dead(pids, timeout=5)
+    assert read_state(home) is None
+
+
+@pytest.mark.slow
+def test_no_orphan_brokers_when_the_supervisor_dies(tmp_path):
+    home = tmp_path / "orphan"
+    up = cli(home, "up", "--backend", "local")
+    assert up.returncode == 0, up.stderr
+    info = read_state(home)
+    assert info is not None
+    broker_pid = info.brokers[0].pid
+    assert pid_alive(broker_pid, "kafka.Kafka")
+    os.kill(info.supervisor_pid, signal.SIGKILL)
+    assert wait_dead([broker_pid], timeout=10), "the broker JVM outlived its supervisor"
+    assert read_state(home) is None  # stale state detected and cleaned
+    done = cli(home, "down")
+    assert "No lab is running" in done.stdout
+
+
+@pytest.mark.slow
+def test_busy_preferred_port_gives_a_working_broker_on_another(tmp_path):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        taken = busy.getsockname()[1]
+        cluster = LocalCluster(
+            brokers=1, home=tmp_path / "ports", preferred_port=taken, heap_mb=256
+        )
+        try:
+            info = cluster.start()
+            assert info.brokers[0].port != taken
+            producer = Producer({"bootstrap.servers": info.bootstrap_servers})
+            producer.produce("port-check", b"x")
+            assert producer.flush(30) == 0
+        finally:
+            cluster.stop()
+    assert not cluster.nodes[0].running()
+
+
+def test_warm_attach_from_another_process_finds_the_session_lab(lab):
+    # the session lab, found through the state file by a new process
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import labkit; lab = labkit.lab(start=False); print(lab.bootstrap_servers)",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == lab.bootstrap_servers
