@@ -89,6 +89,7 @@ class Incompatibility:
     reader: Any
     writer: Any
     detail: str = ""
+    writer_union: Any = None  # the writer union ``writer`` is a branch of, if it is one
 
 
 @dataclass(frozen=True)
@@ -174,9 +175,8 @@ def check_compatibility(
                 text = describe(problem, direction, label)
                 if text not in reasons:
                     reasons.append(text)
-            for text in checker.warnings:
-                if text not in warnings:
-                    warnings.append(text)
+        # warnings read old -> new whatever the level
+        warnings += [w for w in logical_type_warnings(new_schema, old) if w not in warnings]
     return CompatibilityResult(not reasons, level, reasons, warnings)
 
 
@@ -226,8 +226,9 @@ def describe(problem: Incompatibility, direction: str = "backward", version: str
             "(give the old enum a default before adding symbols)"
         )
     if problem.kind == "NAME_MISMATCH":
+        prefix = f"{where}: type" if problem.path else "type"
         return (
-            f"{where}: type {_short(old_t)} was renamed to {_short(new_t)}: Avro matches named "
+            f"{prefix} {_short(old_t)} was renamed to {_short(new_t)}: Avro matches named "
             "types by name (keep the name, or list the old full name in the new type's aliases)"
         )
     if problem.kind == "FIXED_SIZE_MISMATCH":
@@ -244,6 +245,13 @@ def describe(problem: Incompatibility, direction: str = "backward", version: str
         if written in _PRIMITIVES and read in _PRIMITIVES
         else ""
     )
+    if problem.writer_union is not None:
+        union = _type_name(problem.writer_union)
+        reader_side = "the new" if backward else "the old"
+        return (
+            f"{where}: {side} records may hold {written} (the {side} type is {union}), which "
+            f"{reader_side} type {read} cannot read"
+        )
     return (
         f"{where} changed type from {_type_name(old_t)} to {_type_name(new_t)}: {side} records "
         f"hold {written}, which cannot be read as {read}{promotions}"
@@ -261,17 +269,27 @@ class _Checker:
         self.warnings: list[str] = []
         self._active: set[tuple[int, int]] = set()  # pairs being checked further up the stack
         self._done: set[tuple[int, int]] = set()  # pairs checked already (problems recorded once)
+        self._unions: list[tuple[str, list[Any]]] = []  # writer unions being walked, by path
 
     def compatible(self, reader: Any, writer: Any, path: str) -> bool:
         sub = _Checker.__new__(_Checker)
         sub.reader_names, sub.writer_names = self.reader_names, self.writer_names
-        sub.problems, sub.warnings = [], []
+        sub.problems, sub.warnings, sub._unions = [], [], list(self._unions)
         sub._active, sub._done = set(self._active), set()
         sub.check(reader, writer, path)
         return not sub.problems
 
     def fail(self, kind: Any, path: str, reader: Any, writer: Any, detail: str = "") -> None:
-        self.problems.append(Incompatibility(kind, path, reader, writer, detail))
+        union = self._unions[-1][1] if self._unions and self._unions[-1][0] == path else None
+        self.problems.append(Incompatibility(kind, path, reader, writer, detail, union))
+
+    def _branches(self, reader: Any, union: list[Any], path: str) -> None:
+        self._unions.append((path, union))
+        try:
+            for branch in union:
+                self.check(reader, branch, path)
+        finally:
+            self._unions.pop()
 
     def check(self, reader: Any, writer: Any, path: str) -> None:
         reader = _resolve(reader, self.reader_names)
@@ -291,8 +309,7 @@ class _Checker:
         if r_type == w_type:
             self._same_kind(r_type, reader, writer, path)
         elif w_type == "union":
-            for branch in writer:
-                self.check(reader, branch, path)
+            self._branches(reader, writer, path)
         elif w_type in _PROMOTIONS.get(r_type, ()):
             pass
         elif r_type == "union":
@@ -309,8 +326,7 @@ class _Checker:
         elif kind == "map":
             self.check(reader["values"], writer["values"], f"{path}{{}}")
         elif kind == "union":
-            for branch in writer:
-                self.check(reader, branch, path)
+            self._branches(reader, writer, path)
         else:
             if not _names_match(reader, writer):
                 self.fail("NAME_MISMATCH", path, reader, writer)

@@ -259,13 +259,20 @@ def _load(root: Path, files: list[Path]) -> SchemaCatalog:
         for path, raw in list(pending.items()):
             trial = dict(table)
             try:
-                fastavro.parse_schema(copy.deepcopy(raw), named_schemas=trial)
+                parsed = fastavro.parse_schema(copy.deepcopy(raw), named_schemas=trial)
             except UnknownType as exc:
                 missing[path] = exc.name
                 continue
             except _PARSE_ERRORS as exc:
-                raise SchemaParseError(_problem(exc, origin), path) from exc
-            origin.update({name: path for name in trial if name not in table})
+                raise SchemaParseError(_problem(exc), path) from exc
+            for name in _defined_names(parsed):
+                if name in origin:  # fastavro silently lets the later definition win
+                    raise SchemaParseError(
+                        f"defines {name!r}, which {origin[name].name} defines already; define a "
+                        "named type in one file and refer to it by name elsewhere",
+                        path,
+                    )
+                origin[name] = path
             table = trial
             del pending[path]
             progressed = True
@@ -300,16 +307,28 @@ def _unknown_type_problem(name: str, root: Path | None = None) -> str:
     )
 
 
-def _problem(exc: Exception, origin: Mapping[str, Path] | None = None) -> str:
+def _problem(exc: Exception) -> str:
     text = str(exc) or type(exc).__name__
     if isinstance(exc, KeyError):
         text = f"missing attribute {text}"
-    if "redefined" in text.lower() and origin:
-        for name, path in origin.items():
-            if name in text:
-                text += f" (already defined in {path.name})"
-                break
     return f"invalid Avro schema: {text}"
+
+
+def _defined_names(node: Any, out: list[str] | None = None) -> list[str]:
+    """Full names of the named types a parsed schema defines (not those it only refers to)."""
+    out = [] if out is None else out
+    if isinstance(node, list):
+        for branch in node:
+            _defined_names(branch, out)
+    elif isinstance(node, dict):
+        if node.get("type") in _NAMED_KINDS and "name" in node:
+            out.append(node["name"])
+        for f in node.get("fields", ()):
+            _defined_names(f.get("type"), out)
+        for key in ("items", "values", "type"):
+            if isinstance(node.get(key), (dict, list)):
+                _defined_names(node[key], out)
+    return out
 
 
 def _self_contained(node: Any, table: Mapping[str, Any], emitted: set[str] | None = None) -> Any:
