@@ -55,7 +55,6 @@ from labkit.schemas.registry import (
     default_registry,
     set_default_registry,
 )
-from labkit.schemas.registry_server import RegistryServer
 from labkit.schemas.serde import (
     AvroSerde,
     decode_body,
@@ -82,6 +81,16 @@ def avro_serde(name: str) -> AvroSerde:
 
 
 register_prefix("avro", avro_serde)
+
+
+def __getattr__(name: str) -> object:
+    # Imported on first use, so `python -m labkit.schemas.registry_server` runs the module once.
+    if name == "RegistryServer":
+        from labkit.schemas.registry_server import RegistryServer
+
+        return RegistryServer
+    raise AttributeError(f"module 'labkit.schemas' has no attribute {name!r}")
+
 
 __all__ = [
     "LEVELS",

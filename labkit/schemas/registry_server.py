@@ -314,6 +314,10 @@ def _stop_all() -> None:
         server.stop(timeout=5.0)
 
 
+def _raise_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
     """``python -m labkit.schemas.registry_server``: run a registry until Ctrl-C."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -330,12 +334,14 @@ def main(argv: list[str] | None = None) -> int:
         print(exc, file=sys.stderr)
         return 1
     print(server.url, flush=True)
+    pid = server.process.pid if server.process else None
     print(
-        f"# Apicurio Registry {server.version} up in {server.startup_seconds:.1f} s; "
-        f"log: {server.log_path}; Ctrl-C stops it",
+        f"# Apicurio Registry {server.version} (JVM pid {pid}) up in "
+        f"{server.startup_seconds:.1f} s; log: {server.log_path}; Ctrl-C stops it",
         file=sys.stderr,
         flush=True,
     )
+    signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
         while server.running:
             time.sleep(0.5)
