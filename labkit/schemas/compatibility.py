@@ -196,6 +196,11 @@ def describe(problem: Incompatibility, direction: str = "backward", version: str
 
     ``direction`` is ``"backward"`` when the reader is the new schema and the writer an old one,
     ``"forward"`` when the reader is old and the writer new.
+
+    >>> old = {"type": "record", "name": "A", "fields": [{"name": "n", "type": "int"}]}
+    >>> new = {"type": "record", "name": "A", "fields": []}
+    >>> describe(can_read(old, new)[0], "forward")[:39]
+    "field 'n' was removed, but the old sche"
     """
     old_label = f"the old schema ({version})" if version else "the old schema"
     backward = direction == "backward"

@@ -22,6 +22,7 @@ import argparse
 import atexit
 import contextlib
 import ctypes
+import fcntl
 import os
 import shutil
 import signal
@@ -48,7 +49,11 @@ _RUNNING: weakref.WeakSet[RegistryServer] = weakref.WeakSet()
 
 
 def cache_dir() -> Path:
-    """Where resolved registry distributions live: ``$XDG_CACHE_HOME/labkit/registry``."""
+    """Where resolved registry distributions live: ``$XDG_CACHE_HOME/labkit/registry``.
+
+    >>> cache_dir().parts[-2:]
+    ('labkit', 'registry')
+    """
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(base) / "labkit" / "registry"
 
@@ -69,6 +74,15 @@ def ensure_distribution(version: str = DEFAULT_VERSION, *, mvn: str = "mvn") -> 
     dist = root / "dist"
     if _find_jar(dist) is not None:
         return dist
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # one resolver at a time (parallel test workers)
+        if _find_jar(dist) is None:
+            _resolve(version, root, dist, mvn)
+    return dist
+
+
+def _resolve(version: str, root: Path, dist: Path, mvn: str) -> None:
     archive = root / f"apicurio-registry-app-{version}-all.tar.gz"
     if not archive.is_file():
         _maven_copy(version, root, mvn)
@@ -87,7 +101,6 @@ def ensure_distribution(version: str = DEFAULT_VERSION, *, mvn: str = "mvn") -> 
         raise RegistryServerError(f"{archive} holds no runner jar; delete {root} and retry")
     shutil.rmtree(dist, ignore_errors=True)
     partial.rename(dist)
-    return dist
 
 
 def _maven_copy(version: str, root: Path, mvn: str) -> None:
@@ -123,7 +136,11 @@ def _find_jar(dist: Path) -> Path | None:
 
 
 def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    """A TCP port on 127.0.0.1 that nothing listens on right now.
+
+    >>> 1024 <= free_port() <= 65535
+    True
+    """
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
