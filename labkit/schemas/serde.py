@@ -25,6 +25,7 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import io
+import numbers
 import struct
 import uuid
 from collections.abc import Callable, Mapping
@@ -45,6 +46,10 @@ from labkit.serdes import SerdeError
 MAGIC_BYTE = 0
 HEADER = struct.Struct(">bI")
 
+try:  # numpy comes with pandas; its bool is not a Python bool
+    from numpy import bool_ as _np_bool
+except ImportError:  # pragma: no cover
+    _np_bool = bool
 _INT_RANGE = {"int": (-(2**31), 2**31 - 1), "long": (-(2**63), 2**63 - 1)}
 _NAMED = ("record", "error", "enum", "fixed")
 
@@ -343,13 +348,16 @@ class _Walker:
         return self._primitive(kind, value, path)
 
     def _primitive(self, kind: str, value: Any, path: str) -> Any:
+        # numbers.Integral/Real also admit numpy scalars (rows of a pandas DataFrame); they are
+        # written as plain Python numbers.
+        integral = isinstance(value, numbers.Integral) and not isinstance(value, (bool, _np_bool))
         ok = {
             "null": value is None,
-            "boolean": isinstance(value, bool),
-            "int": isinstance(value, int) and not isinstance(value, bool),
-            "long": isinstance(value, int) and not isinstance(value, bool),
-            "float": isinstance(value, (int, float)) and not isinstance(value, bool),
-            "double": isinstance(value, (int, float)) and not isinstance(value, bool),
+            "boolean": isinstance(value, (bool, _np_bool)),
+            "int": integral,
+            "long": integral,
+            "float": integral or isinstance(value, numbers.Real) and not isinstance(value, bool),
+            "double": integral or isinstance(value, numbers.Real) and not isinstance(value, bool),
             "bytes": isinstance(value, (bytes, bytearray)),
             "string": isinstance(value, str),
         }.get(kind)
@@ -357,7 +365,12 @@ class _Walker:
             raise self.fail(path, f"schema uses unknown type {kind!r}")
         if not ok:
             raise self.fail(path, f"expected {kind}, got {_show(value)}")
+        if kind == "boolean":
+            return bool(value)
+        if kind in ("float", "double"):
+            return float(value)
         if kind in _INT_RANGE:
+            value = int(value)
             low, high = _INT_RANGE[kind]
             if not low <= value <= high:
                 raise self.fail(path, f"{value} does not fit Avro {kind} ({low}..{high})")
@@ -400,12 +413,14 @@ class _Walker:
 
     def _decimal(self, node: Mapping[str, Any], value: Any, path: str) -> decimal.Decimal:
         precision, scale = int(node["precision"]), int(node.get("scale", 0))
+        if isinstance(value, numbers.Integral) and not isinstance(value, (bool, _np_bool)):
+            value = int(value)
         if isinstance(value, bool) or not isinstance(value, (decimal.Decimal, int, float, str)):
             raise self.fail(
                 path, f"expected a decimal (Decimal, int, float or str), got {_show(value)}"
             )
         try:
-            number = decimal.Decimal(repr(value) if isinstance(value, float) else value)
+            number = decimal.Decimal(repr(float(value)) if isinstance(value, float) else value)
             if not number.is_finite():
                 raise decimal.InvalidOperation
             quantum = decimal.Decimal(1).scaleb(-scale)

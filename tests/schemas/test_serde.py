@@ -80,6 +80,19 @@ def test_decimals_accept_float_str_int_and_come_back_as_decimal(catalog):
         assert str(price) == expected, given
 
 
+def test_numpy_scalars_from_dataframes_are_written_as_python_numbers():
+    np = pytest.importorskip("numpy")  # comes with pandas, a labkit dependency
+    serde = AvroSerde("OrderItem", registry=EmbeddedRegistry())
+    value = {"productId": "P", "quantity": np.int64(3), "price": np.float64(2.5)}
+    assert serde.deserialize(serde.serialize(value, "t"), "t") == {
+        "productId": "P",
+        "quantity": 3,
+        "price": Decimal("2.50"),
+    }
+    with pytest.raises(RecordValidationError, match="expected int"):
+        serde.serialize({**value, "quantity": np.float64(3.0)}, "t")
+
+
 def test_timestamps_accept_datetime_and_come_back_as_utc_datetime():
     serde = AvroSerde("CustomerUpdated", registry=EmbeddedRegistry())
     when = dt.datetime(2026, 1, 2, 3, 4, 5, 678000, tzinfo=UTC)
