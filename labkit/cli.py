@@ -34,7 +34,7 @@ def _lab(args: argparse.Namespace, start: bool = False):
 
 
 def cmd_up(args: argparse.Namespace) -> int:
-    from labkit.cluster import ensure_lab
+    import labkit
     from labkit.cluster.state import read_state
 
     if read_state() is not None:
@@ -44,8 +44,8 @@ def cmd_up(args: argparse.Namespace) -> int:
             f"Starting a {args.backend or 'auto'} lab with {args.brokers} broker(s)...", flush=True
         )
     t0 = time.monotonic()
-    ensure_lab(backend=args.backend, brokers=args.brokers, registry=args.registry)
-    _print_status(_lab(args).status())
+    lab = labkit.lab(args.backend, args.brokers, registry=args.registry)
+    _print_status(lab.status())
     print(f"Ready in {time.monotonic() - t0:.1f} s. Stop it with `labkit down`.")
     return 0
 

@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Iterable, Mapping
 from functools import cached_property
@@ -31,6 +32,7 @@ from labkit.clients import (
 from labkit.cluster import (
     BrokerInfo,
     BrokerUnreachableError,
+    ClusterError,
     LabInfo,
     ensure_lab,
     read_state,
@@ -39,6 +41,7 @@ from labkit.cluster import (
 )
 from labkit.cluster.external import security_config
 from labkit.cluster.ports import is_listening
+from labkit.cluster.registry import ensure_distribution
 from labkit.serdes import Serde
 
 
@@ -65,13 +68,36 @@ class Lab:
         home: Path | None = None,
     ) -> Lab:
         """Attach to the running lab (or start one) and check that a broker answers."""
+        if registry and not os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
+            ensure_distribution()  # resolve the registry here, where errors reach the caller
         info = ensure_lab(
             backend=backend, brokers=brokers, registry=registry, start=start, home=home
         )
         settings = security_config() if info.backend == "external" else {}
         lab = cls(info, home, settings)
         lab._check_alive()
+        if registry:
+            lab._ensure_registry()
+        if lab.schema_registry_url:
+            from labkit.schemas import set_default_registry
+
+            set_default_registry(lab.schema_registry_url)
         return lab
+
+    def _ensure_registry(self) -> None:
+        if self.info.schema_registry_url:
+            return
+        if self.info.backend == "external":
+            url = os.environ.get("SCHEMA_REGISTRY_URL")
+            if not url:
+                raise ClusterError(
+                    "an external cluster's schema registry is named by "
+                    "SCHEMA_REGISTRY_URL, which is not set"
+                )
+            self.info.schema_registry_url = url
+            return
+        request("registry", self.home, timeout=180)
+        self.refresh()
 
     def _check_alive(self) -> None:
         if self.info.backend == "external":

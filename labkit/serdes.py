@@ -110,6 +110,8 @@ def _json_default(value: Any) -> Any:
 
 _BUILTIN: dict[str, Serde] = {s.name: s for s in (BytesSerde(), StringSerde(), JsonSerde())}
 _PREFIXES: dict[str, Callable[[str], Serde]] = {}
+# Packages that register a prefix when imported, loaded on first use of that prefix.
+_PLUGINS = {"avro": "labkit.schemas"}
 
 
 def register_prefix(prefix: str, factory: Callable[[str], Serde]) -> None:
@@ -131,6 +133,10 @@ def resolve(serde: str | Serde | None, default: str = "json") -> Serde:
     if serde in _BUILTIN:
         return _BUILTIN[serde]
     prefix, sep, arg = serde.partition(":")
+    if sep and prefix not in _PREFIXES and prefix in _PLUGINS:
+        import importlib
+
+        importlib.import_module(_PLUGINS[prefix])
     if sep and prefix in _PREFIXES:
         return _PREFIXES[prefix](arg)
     known = sorted(_BUILTIN) + [f"{p}:<name>" for p in sorted(_PREFIXES)]

@@ -51,6 +51,22 @@ def partitions_of(
     return sorted(entry.partitions)
 
 
+def watermarks(
+    servers: str, partitions: list[tuple[str, int]], config: dict[str, Any] | None = None
+) -> dict[tuple[str, int], tuple[int, int]]:
+    """(beginning, end) offsets of each (topic, partition), asked of the partition leaders."""
+    from confluent_kafka import Consumer as _Consumer
+
+    probe = _Consumer(client_config(servers, config, **{"group.id": "labkit-offsets-probe"}))
+    try:
+        return {
+            (t, p): probe.get_watermark_offsets(TopicPartition(t, p), timeout=METADATA_TIMEOUT)
+            for t, p in partitions
+        }
+    finally:
+        probe.close()
+
+
 @dataclass
 class TopicDescription:
     """A topic's partitions (leader, replicas, in-sync replicas) and its non-default configs."""
@@ -80,6 +96,7 @@ class Topics:
 
     def __init__(self, bootstrap_servers: str, config: dict[str, Any] | None = None) -> None:
         self.servers = bootstrap_servers
+        self.config = dict(config or {})
         self.admin = AdminClient(client_config(bootstrap_servers, config))
 
     def list(self, internal: bool = False) -> list[str]:
@@ -179,6 +196,16 @@ class Topics:
             name, pd.DataFrame(rows, columns=["partition", "leader", "replicas", "isr"]), configs
         )
 
+    def offsets(self, name: str) -> pd.DataFrame:
+        """The beginning and end offset of every partition of ``name`` (end - beginning = records)."""
+        partitions = partitions_of(self.admin, name, servers=self.servers)
+        marks = watermarks(self.servers, [(name, p) for p in partitions], self.config)
+        rows = [
+            {"partition": p, "beginning": marks[(name, p)][0], "end": marks[(name, p)][1]}
+            for p in partitions
+        ]
+        return pd.DataFrame(rows, columns=["partition", "beginning", "end"])
+
     def _wait(
         self, name: str, present: bool, deadline: float, partitions: int | None = None
     ) -> None:
@@ -224,6 +251,7 @@ class Groups:
 
     def __init__(self, bootstrap_servers: str, config: dict[str, Any] | None = None) -> None:
         self.servers = bootstrap_servers
+        self.config = dict(config or {})
         self.admin = AdminClient(client_config(bootstrap_servers, config))
 
     def list(self) -> list[str]:
@@ -267,34 +295,33 @@ class Groups:
             raise ClientError(
                 f"cannot read offsets of group {group_id!r}: {exc.args[0].str()}"
             ) from exc
-        rows = []
-        tps = [tp for tp in result.topic_partitions if tp.offset >= 0]
-        if tps:
-            from confluent_kafka import Consumer as _Consumer
-
-            probe = _Consumer(client_config(self.servers, {"group.id": "labkit-offsets-probe"}))
-            try:
-                for tp in sorted(tps, key=lambda t: (t.topic, t.partition)):
-                    _low, high = probe.get_watermark_offsets(
-                        TopicPartition(tp.topic, tp.partition), timeout=METADATA_TIMEOUT
-                    )
-                    rows.append(
-                        {
-                            "topic": tp.topic,
-                            "partition": tp.partition,
-                            "committed": tp.offset,
-                            "end": high,
-                            "lag": max(0, high - tp.offset),
-                        }
-                    )
-            finally:
-                probe.close()
+        committed = {
+            (tp.topic, tp.partition): tp.offset for tp in result.topic_partitions if tp.offset >= 0
+        }
+        marks = watermarks(self.servers, sorted(committed), self.config)
+        rows = [
+            {
+                "topic": t,
+                "partition": p,
+                "committed": off,
+                "end": marks[(t, p)][1],
+                "lag": max(0, marks[(t, p)][1] - off),
+            }
+            for (t, p), off in sorted(committed.items())
+        ]
         return pd.DataFrame(rows, columns=["topic", "partition", "committed", "end", "lag"])
 
-    def delete(self, group_id: str) -> None:
-        try:
-            self.admin.delete_consumer_groups([group_id], request_timeout=METADATA_TIMEOUT)[
-                group_id
-            ].result()
-        except KafkaException as exc:
-            raise ClientError(f"cannot delete group {group_id!r}: {exc.args[0].str()}") from exc
+    def delete(self, group_ids: str | list[str], missing_ok: bool = True) -> None:
+        """Delete consumer groups (their committed offsets); missing ones are fine by default."""
+        ids = [group_ids] if isinstance(group_ids, str) else list(group_ids)
+        if missing_ok:
+            existing = set(self.list())
+            ids = [g for g in ids if g in existing]
+        if not ids:
+            return
+        futures = self.admin.delete_consumer_groups(ids, request_timeout=METADATA_TIMEOUT)
+        for group_id, future in futures.items():
+            try:
+                future.result()
+            except KafkaException as exc:
+                raise ClientError(f"cannot delete group {group_id!r}: {exc.args[0].str()}") from exc

@@ -55,6 +55,7 @@ class Consumer:
         self.serde = resolve(serde)
         self.key_serde = resolve(key_serde, default="string")
         self._closed = False
+        self.topics: list[str] = []
         self.at_end: set[tuple[str, int]] = set()
         if topics:
             self.subscribe(list(topics))
@@ -65,6 +66,8 @@ class Consumer:
         return self._consumer
 
     def subscribe(self, topics: list[str]) -> None:
+        self.topics = list(topics)
+
         def on_assign(consumer, partitions):  # noqa: ANN001
             self.at_end.difference_update((p.topic, p.partition) for p in partitions)
 
@@ -204,3 +207,36 @@ def read(
         if group_id is not None and commit and records:
             consumer.commit(records)
     return to_dataframe(records) if as_dataframe else records
+
+
+def settle(members: list[Consumer], timeout: float = 30.0) -> list[int]:
+    """Poll every member of one group until the group's assignment has settled; return the
+    number of partitions each member owns, sorted (``[1, 2]`` for two members on 3 partitions).
+
+    Settled means every partition of the subscribed topics has exactly one owner and as many
+    members own partitions as can. Records polled meanwhile are not committed, so a later read by
+    the group sees them again.
+
+    >>> with lab.consumer("g", ["orders"]) as a, lab.consumer("g", ["orders"]) as b:  # doctest: +SKIP
+    ...     settle([a, b])
+    [1, 2]
+    """
+    topics = sorted({t for m in members for t in m.topics})
+    metadata = members[0].raw.list_topics(timeout=8.0)
+    partitions = sum(len(metadata.topics[t].partitions) for t in topics if t in metadata.topics)
+    deadline = time.monotonic() + timeout
+    while True:
+        for member in members:
+            member.poll(POLL_SLICE)
+        owned = [set(member.assignment()) for member in members]
+        owners = sum(1 for o in owned if o)
+        if sum(map(len, owned)) == partitions == len(set().union(*owned)) and owners == min(
+            len(members), partitions
+        ):
+            break
+        if time.monotonic() > deadline:
+            raise ClientError(
+                f"the group's assignment did not settle within {timeout:.0f} s "
+                f"(partitions per member: {sorted(map(len, owned))})"
+            )
+    return sorted(len(member.assignment()) for member in members)

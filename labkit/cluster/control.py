@@ -100,7 +100,13 @@ def request(op: str, home: Path | None = None, timeout: float = 120.0, **fields)
             ) from exc
     reply = json.loads(data or b'{"ok": false, "error": "empty reply"}')
     if not reply.get("ok"):
-        raise ClusterError(reply.get("error", "request failed"))
+        error = reply.get("error", "request failed")
+        if error.startswith("unknown request"):
+            error += (
+                " (the running lab was started by an older labkit; restart it with "
+                "`labkit down` and `labkit up`)"
+            )
+        raise ClusterError(error)
     return reply
 
 

@@ -31,3 +31,7 @@ class BrokerUnreachableError(ClusterError):
 
 class LabNotRunningError(ClusterError):
     """An operation needs a running lab and there is none."""
+
+
+class RegistryServerError(ClusterError):
+    """The lab's schema registry server could not be resolved, started or stopped."""

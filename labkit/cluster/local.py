@@ -8,7 +8,6 @@ dies with the process that started it (the lab supervisor): no orphan brokers.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import logging
 import os
 import shutil
@@ -24,6 +23,7 @@ from labkit.cluster.exceptions import ClusterError, StartupError
 from labkit.cluster.jars import KAFKA_VERSION, classpath, kafka_libs
 from labkit.cluster.java import find_java
 from labkit.cluster.ports import pick_port
+from labkit.cluster.processes import die_with_parent
 from labkit.cluster.state import BrokerInfo, LabInfo
 
 log = logging.getLogger("labkit.cluster")
@@ -51,13 +51,6 @@ Configuration:
       AppenderRef:
         - ref: FILE
 """
-
-
-def _die_with_parent() -> None:  # runs in the child between fork and exec
-    os.setpgid(0, 0)  # not in the supervisor's process group: a Ctrl-C there is not ours
-    with contextlib.suppress(OSError, AttributeError):
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG: die when the parent thread dies
 
 
 def broker_properties(
@@ -336,7 +329,8 @@ class LocalCluster(ClusterBackend):
             stdout=out,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
-            preexec_fn=_die_with_parent,
+            preexec_fn=die_with_parent,
+            start_new_session=True,  # a Ctrl-C aimed at the supervisor is not the broker's
         )
         out.close()
         node.status = "running"

@@ -13,7 +13,7 @@ Central are compiled for Java 21 (``version=`` takes them where Java 21 is insta
 ...     print(server.url)
 http://127.0.0.1:40123/apis/ccompat/v7
 
-Run one in the foreground: ``python -m labkit.schemas.registry_server [--port 8081]``.
+Run one in the foreground: ``python -m labkit.cluster.registry [--port 8081]``.
 """
 
 from __future__ import annotations
@@ -21,12 +21,10 @@ from __future__ import annotations
 import argparse
 import atexit
 import contextlib
-import ctypes
 import fcntl
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tarfile
@@ -37,14 +35,16 @@ import urllib.request
 import weakref
 from pathlib import Path
 
-from labkit.schemas.exceptions import RegistryServerError
+from labkit.cluster.exceptions import RegistryServerError
+from labkit.cluster.jars import cache_root
+from labkit.cluster.ports import pick_port
+from labkit.cluster.processes import die_with_parent
 
 DEFAULT_VERSION = "3.0.9"
 ARTIFACT = "io.apicurio:apicurio-registry-app:{version}:tar.gz:all"
 HOME_ENV = "LABKIT_REGISTRY_HOME"
 CCOMPAT_PATH = "/apis/ccompat/v7"
 
-_PR_SET_PDEATHSIG = 1
 _RUNNING: weakref.WeakSet[RegistryServer] = weakref.WeakSet()
 
 
@@ -54,8 +54,7 @@ def cache_dir() -> Path:
     >>> cache_dir().parts[-2:]
     ('labkit', 'registry')
     """
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "labkit" / "registry"
+    return cache_root() / "registry"
 
 
 def ensure_distribution(version: str = DEFAULT_VERSION, *, mvn: str = "mvn") -> Path:
@@ -135,23 +134,6 @@ def _find_jar(dist: Path) -> Path | None:
     return runners[0] if runners else None
 
 
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now.
-
-    >>> 1024 <= free_port() <= 65535
-    True
-    """
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _die_with_parent() -> None:  # runs in the child between fork and exec
-    if sys.platform.startswith("linux"):
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-
-
 class RegistryServer:
     """Apicurio Registry as a child JVM on 127.0.0.1, for tests, notebooks and scripts.
 
@@ -176,7 +158,7 @@ class RegistryServer:
         startup_timeout: float = 90.0,
     ) -> None:
         self.java = java
-        self.port = port or free_port()
+        self.port = port or pick_port()
         self._own_workdir = workdir is None
         self.workdir = (
             Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="labkit-registry-"))
@@ -245,7 +227,7 @@ class RegistryServer:
                     stdin=subprocess.DEVNULL,
                     stdout=log,
                     stderr=subprocess.STDOUT,
-                    preexec_fn=_die_with_parent,  # noqa: PLW1509 - only prctl, nothing that locks
+                    preexec_fn=die_with_parent,  # noqa: PLW1509 - only prctl, nothing that locks
                     start_new_session=True,  # a Ctrl-C in a notebook does not reach the JVM
                 )
             except FileNotFoundError as exc:
@@ -336,7 +318,7 @@ def _raise_interrupt(signum: int, frame: object) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m labkit.schemas.registry_server``: run a registry until Ctrl-C."""
+    """``python -m labkit.cluster.registry``: run a registry until Ctrl-C."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("-p", "--port", type=int, default=0, help="port (default: a free one)")
     parser.add_argument("--heap-mb", type=int, default=256, help="JVM heap in MiB (default 256)")

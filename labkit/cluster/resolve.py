@@ -79,7 +79,7 @@ def ensure_lab(
                         "(or `labkit.lab()` in Python)"
                     )
                 info = _start(chosen, brokers or 1, home, registry, heap_mb)
-    _check_matches(info, chosen, brokers, registry)
+    _check_matches(info, chosen, brokers)
     return info
 
 
@@ -101,14 +101,12 @@ def _start(chosen: str | None, brokers: int, home: Path, registry: bool, heap_mb
     return start_supervisor(chosen, brokers, home, heap_mb=heap_mb, registry=registry)
 
 
-def _check_matches(info: LabInfo, backend: str | None, brokers: int | None, registry: bool) -> None:
+def _check_matches(info: LabInfo, backend: str | None, brokers: int | None) -> None:
     problems = []
     if backend and info.backend != backend:
         problems.append(f"backend {info.backend} (asked: {backend})")
     if brokers and len(info.brokers) != brokers:
         problems.append(f"{len(info.brokers)} broker(s) (asked: {brokers})")
-    if registry and not info.schema_registry_url:
-        problems.append("no schema registry (asked for one)")
     if problems:
         raise ClusterError(
             "a lab is already running with "

@@ -105,7 +105,7 @@ class Supervisor:
 
     def _start_registry(self) -> None:
         from labkit.cluster.java import find_java
-        from labkit.schemas.registry_server import RegistryServer  # noqa: PLC0415
+        from labkit.cluster.registry import RegistryServer
 
         self.registry = RegistryServer(java=find_java().executable, workdir=self.home / "registry")
         self.registry.start()
@@ -162,6 +162,11 @@ class Supervisor:
         if op == "stop":
             self.stopping = True
             return {"ok": True}
+        if op == "registry":  # start the schema registry on demand
+            if self.registry is None:
+                self._start_registry()
+                self.publish()
+            return {"ok": True, "url": self.registry.url}
         if op == "broker":
             action, node = request["action"], int(request["node"])
             if action not in BROKER_ACTIONS:

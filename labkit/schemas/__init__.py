@@ -84,9 +84,10 @@ register_prefix("avro", avro_serde)
 
 
 def __getattr__(name: str) -> object:
-    # Imported on first use, so `python -m labkit.schemas.registry_server` runs the module once.
+    # The server lives with the other processes the lab runs (labkit.cluster.registry); it is
+    # imported on first use, so `python -m labkit.cluster.registry` runs that module once.
     if name == "RegistryServer":
-        from labkit.schemas.registry_server import RegistryServer
+        from labkit.cluster.registry import RegistryServer
 
         return RegistryServer
     raise AttributeError(f"module 'labkit.schemas' has no attribute {name!r}")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from labkit.cluster.exceptions import RegistryServerError  # noqa: F401 - re-exported
 from labkit.exceptions import LabkitError
 from labkit.serdes import SerdeError
 
@@ -98,5 +99,3 @@ class IncompatibleSchemaError(RegistryError):
         self.reasons = list(reasons or [])
 
 
-class RegistryServerError(SchemaError):
-    """The local schema registry server could not be resolved, started or stopped."""

@@ -54,3 +54,37 @@ def test_group_description_shows_members_and_their_partitions(lab, topic_factory
     after = lab.groups.describe(group)
     assert len(after.members) == 0  # close() left the group
     assert after.offsets["lag"].tolist() == [0, 0, 0]
+
+
+def test_topic_offsets_give_beginning_and_end_per_partition(lab, topic_factory):
+    topic = topic_factory("offs", partitions=2)
+    lab.produce(topic, [{"i": i} for i in range(4)], key=lambda r: "same-key")
+    offsets = lab.topics.offsets(topic)
+    assert list(offsets["partition"]) == [0, 1]
+    assert list(offsets["beginning"]) == [0, 0]
+    assert sorted(offsets["end"]) == [0, 4]
+
+
+def test_group_delete_tolerates_missing_groups_unless_told(lab, topic_factory, unique):
+    from labkit.clients import ClientError
+
+    topic = topic_factory("gdel")
+    group = unique("g")
+    lab.produce(topic, [{"i": 1}])
+    lab.read(topic, group_id=group)
+    lab.groups.delete([group, unique("never")])
+    assert group not in lab.groups.list()
+    with pytest.raises(ClientError, match="cannot delete group"):
+        lab.groups.delete(unique("never"), missing_ok=False)
+
+
+def test_settle_splits_partitions_between_members(lab, topic_factory, unique):
+    from labkit.clients import settle
+
+    topic = topic_factory("settle", partitions=3)
+    group = unique("g")
+    with lab.consumer(group, [topic]) as first:
+        assert settle([first]) == [3]
+        with lab.consumer(group, [topic]) as second:
+            assert settle([first, second]) == [1, 2]
+        assert settle([first]) == [3]

@@ -159,3 +159,25 @@ def test_warm_attach_from_another_process_finds_the_session_lab(lab):
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == lab.bootstrap_servers
+
+
+@pytest.mark.slow
+def test_up_with_registry_publishes_its_url_and_down_stops_it(tmp_path):
+    from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
+
+    home = tmp_path / "reg"
+    up = cli(home, "up", "--backend", "local", "--registry")
+    assert up.returncode == 0, up.stderr + up.stdout
+    try:
+        status = json.loads(cli(home, "status", "--json").stdout)
+        url = status["schema_registry_url"]
+        assert url.startswith("http://127.0.0.1:") and url.endswith("/apis/ccompat/v7")
+        client = SchemaRegistryClient({"url": url})
+        schema = Schema('{"type": "record", "name": "Ping", "fields": []}', "AVRO")
+        schema_id = client.register_schema("ping-value", schema)
+        assert client.get_subjects() == ["ping-value"]
+        assert client.get_schema(schema_id).schema_str.replace(" ", "").startswith('{"type":"record"')
+    finally:
+        cli(home, "down")
+    with pytest.raises(Exception):  # noqa: B017 - any connection error: nothing listens any more
+        SchemaRegistryClient({"url": url, "timeout": 2}).get_subjects()

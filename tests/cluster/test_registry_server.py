@@ -9,12 +9,14 @@ import subprocess
 import sys
 import time
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from labkit.cluster.ports import pick_port as free_port
+from labkit.cluster.registry import HOME_ENV, ensure_distribution
 from labkit.schemas import ConfluentRegistry, RegistryServer, RegistryServerError
-from labkit.schemas.registry_server import HOME_ENV, ensure_distribution, free_port
 
 
 def _alive(pid: int) -> bool:
@@ -36,6 +38,13 @@ def _wait_gone(pid: int, seconds: float = 15.0) -> bool:
             return True
         time.sleep(0.1)
     return False
+
+
+@pytest.fixture(scope="module")
+def registry_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RegistryServer]:
+    """A registry of this module's own, to test the server class itself."""
+    with RegistryServer(workdir=tmp_path_factory.mktemp("registry"), heap_mb=256) as server:
+        yield server
 
 
 def test_the_session_server_answers_and_reports_where_it_logs(registry_server):
@@ -87,14 +96,14 @@ def test_a_port_in_use_is_reported(tmp_path):
 
 
 def test_module_entry_point_prints_the_url_and_its_jvm_dies_with_it(tmp_path):
-    """``python -m labkit.schemas.registry_server`` in the foreground; SIGKILL it (no chance to
+    """``python -m labkit.cluster.registry`` in the foreground; SIGKILL it (no chance to
     clean up) and its JVM goes too, through PR_SET_PDEATHSIG."""
     port = free_port()
     proc = subprocess.Popen(
         [
             sys.executable,
             "-m",
-            "labkit.schemas.registry_server",
+            "labkit.cluster.registry",
             "--port",
             str(port),
             "--workdir",

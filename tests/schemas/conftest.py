@@ -9,7 +9,8 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from labkit.schemas import ConfluentRegistry, RegistryServer, SchemaCatalog, load_schemas
+import labkit
+from labkit.schemas import ConfluentRegistry, SchemaCatalog, load_schemas
 
 
 @pytest.fixture(scope="session")
@@ -18,16 +19,14 @@ def catalog() -> SchemaCatalog:
 
 
 @pytest.fixture(scope="session")
-def registry_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RegistryServer]:
-    """One real Apicurio Registry for the session (resolved from Maven Central on first use)."""
-    server = RegistryServer(workdir=tmp_path_factory.mktemp("registry"), heap_mb=256)
-    with server:
-        yield server
+def registry_url(lab) -> str:
+    """The lab's own schema registry (Apicurio, started on demand as `labkit up --registry` does)."""
+    return labkit.lab(registry=True).schema_registry_url
 
 
 @pytest.fixture
-def registry(registry_server: RegistryServer) -> Iterator[ConfluentRegistry]:
-    with ConfluentRegistry(registry_server.url) as client:
+def registry(registry_url: str) -> Iterator[ConfluentRegistry]:
+    with ConfluentRegistry(registry_url) as client:
         yield client
 
 

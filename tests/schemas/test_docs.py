@@ -15,7 +15,7 @@ MODULES = [
     "labkit.schemas.registry.base",
     "labkit.schemas.registry.confluent",
     "labkit.schemas.registry.embedded",
-    "labkit.schemas.registry_server",
+    "labkit.cluster.registry",
     "labkit.schemas.serde",
 ]
 

@@ -12,6 +12,7 @@ from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
 from confluent_kafka.schema_registry.avro import AvroDeserializer, AvroSerializer
 from confluent_kafka.serialization import MessageField, SerializationContext
 
+from labkit.cluster.ports import pick_port as free_port
 from labkit.schemas import (
     AvroSerde,
     ConfluentRegistry,
@@ -23,7 +24,6 @@ from labkit.schemas import (
     connect,
     unpack,
 )
-from labkit.schemas.registry_server import free_port
 
 from .samples import SAMPLES
 
@@ -121,7 +121,7 @@ def test_real_registry_compatibility_endpoints(registry, unique_subject):
         registry.register(subject, V2_NO_DEFAULT)
 
 
-def test_raw_rest_compatibility_endpoints_answer(registry_server, unique_subject):
+def test_raw_rest_compatibility_endpoints_answer(registry_url, unique_subject):
     """The two Confluent endpoints the brief names, spoken to directly."""
     import urllib.request
 
@@ -130,7 +130,7 @@ def test_raw_rest_compatibility_endpoints_answer(registry_server, unique_subject
 
     def call(method, path, body):
         req = urllib.request.Request(
-            registry_server.url + path, json.dumps(body).encode(), headers, method=method
+            registry_url + path, json.dumps(body).encode(), headers, method=method
         )
         with urllib.request.urlopen(req, timeout=5) as answer:
             return json.loads(answer.read())
@@ -145,12 +145,12 @@ def test_raw_rest_compatibility_endpoints_answer(registry_server, unique_subject
     assert call("POST", path, {"schema": json.dumps(V2_NO_DEFAULT)}) == {"is_compatible": True}
 
 
-def test_confluent_serializer_and_labkit_serde_read_each_other(registry_server, unique_subject):
+def test_confluent_serializer_and_labkit_serde_read_each_other(registry_url, unique_subject):
     """confluent-kafka's AvroSerializer/AvroDeserializer against the real registry, and labkit's
     serde reading their bytes and they reading labkit's: the same wire format and ids."""
     topic = unique_subject("interop").removesuffix("-value")
-    client = SchemaRegistryClient({"url": registry_server.url})
-    labkit_registry = ConfluentRegistry(registry_server.url)
+    client = SchemaRegistryClient({"url": registry_url})
+    labkit_registry = ConfluentRegistry(registry_url)
     ours = AvroSerde("OrderItem", registry=labkit_registry)
     schema_str = ours.schema.json
     ctx = SerializationContext(topic, MessageField.VALUE)

@@ -28,7 +28,7 @@ from labkit.serdes import SerdeError, resolve
 
 from .samples import SAMPLES, T0
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 def _expected(value, schema):

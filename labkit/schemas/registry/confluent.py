@@ -223,6 +223,6 @@ def _translate(exc: Exception, what: str, url: str | None) -> Exception:
     ):
         return RegistryUnavailableError(
             f"no schema registry answers at {url} ({type(exc).__name__}: {exc}) while trying to "
-            f"{what}. Start one (python -m labkit.schemas.registry_server) or fix the URL"
+            f"{what}. Start one (python -m labkit.cluster.registry, or `labkit up --registry`) or fix the URL"
         )
     return RegistryError(f"schema registry at {url} could not {what}: {type(exc).__name__}: {exc}")
