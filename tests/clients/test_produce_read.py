@@ -44,7 +44,8 @@ def test_same_keys_land_where_the_java_client_puts_them(lab, topic_factory):
     # _java_partition is a line-by-line port of org.apache.kafka.common.utils.Utils.murmur2.
     topic = topic_factory("keys", partitions=3)
     lab.produce(topic, [{"k": k} for k in ("a", "b", "c", "customer-1")], key="k")
-    placed = dict(zip(*[lab.read(topic)[c] for c in ("key", "partition")], strict=True))
+    frame = lab.read(topic)
+    placed = dict(zip(frame["key"], frame["partition"], strict=True))
     assert placed == {k: _java_partition(k.encode(), 3) for k in ("a", "b", "c", "customer-1")}
 
 
