@@ -1,0 +1,86 @@
+"""Interactive queries: read a state store while (or after) the app runs.
+
+``app.store(name)`` gathers the store's partitions this instance holds (one per task) into one
+read-only view of the *committed* state: what the changelog and the output topic say too, under
+exactly-once never anything a later abort could take back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from labkit.streams.stores.base import KeyValueStore
+
+
+def _sorted(rows: list[tuple[Any, Any]]) -> list[tuple[Any, Any]]:
+    try:
+        return sorted(rows, key=lambda kv: kv[0])
+    except TypeError:  # keys of mixed types: keep the stores' order
+        return rows
+
+
+class StoreView:
+    """A store's committed contents across the partitions this instance holds.
+
+    >>> view = app.store("customer-totals-store")          # doctest: +SKIP
+    >>> view.get("C0001"), len(view)                        # doctest: +SKIP
+    >>> view.to_dataframe().head()                          # doctest: +SKIP
+    """
+
+    def __init__(self, name: str, stores: list[KeyValueStore]) -> None:
+        self.name = name
+        self._stores = sorted(stores, key=lambda s: s.partition)
+
+    @property
+    def partitions(self) -> dict[int, KeyValueStore]:
+        """The store of each partition (task) this instance holds."""
+        return {s.partition: s for s in self._stores}
+
+    @property
+    def paths(self) -> list[Path]:
+        """The SQLite files of a persistent store (empty for an in-memory one)."""
+        return [s.path for s in self._stores if hasattr(s, "path")]
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        """The value for ``key``, or ``default``. Keys live in one partition each."""
+        for store in self._stores:
+            value = store.read(key)
+            if value is not None:
+                return value
+        return default
+
+    def items(self) -> list[tuple[Any, Any]]:
+        """All ``(key, value)`` pairs, sorted by key."""
+        return _sorted([kv for store in self._stores for kv in store.read_all()])
+
+    def keys(self) -> list[Any]:
+        return [k for k, _ in self.items()]
+
+    def to_dict(self) -> dict[Any, Any]:
+        """``{key: value}``; e.g. customerId -> total for the customer-totals store."""
+        return dict(self.items())
+
+    def to_dataframe(self) -> pd.DataFrame:
+        """One row per key: columns ``key`` and ``value``, or ``key`` and the value's fields
+        when every value is a dict."""
+        rows = self.items()
+        if rows and all(isinstance(v, dict) for _, v in rows):
+            return pd.DataFrame([{"key": k, **v} for k, v in rows])
+        return pd.DataFrame(rows, columns=["key", "value"])
+
+    def __len__(self) -> int:
+        return sum(len(s) for s in self._stores)
+
+    def __contains__(self, key: Any) -> bool:
+        return self.get(key) is not None
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self.keys())
+
+    def __repr__(self) -> str:
+        parts = ", ".join(str(p) for p in self.partitions) or "none yet (run the app first)"
+        return f"<StoreView {self.name!r}: {len(self)} key(s), partitions {parts}>"
