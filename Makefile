@@ -14,9 +14,12 @@ $(VENV)/.installed: pyproject.toml
 
 install: $(VENV)/.installed
 
+# jupyter refuses to run as root (containers, CI) unless told it may
+ROOT_FLAG := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
+
 lab: install  ## set everything up, start Kafka, open JupyterLab on the notebooks
 	$(VENV)/bin/labkit up
-	$(VENV)/bin/jupyter lab notebooks/
+	$(VENV)/bin/jupyter lab notebooks/ $(ROOT_FLAG)
 
 test: install  ## the whole suite: unit and integration tests, and every notebook under nbval
 	$(PY) -m pytest tests notebooks $(NBVAL)
