@@ -292,10 +292,7 @@ class StreamApp:
         self._check_idle()
         self._close_stores()
         self.lab.topics.delete(self.topology.internal_topics(), missing_ok=True)
-        try:
-            self.lab.groups.delete(self.app_id)
-        except Exception as exc:  # no such group yet: nothing to reset
-            log.debug("deleting group %s: %s", self.app_id, exc)
+        self.lab.groups.delete(self.app_id, missing_ok=True)
         shutil.rmtree(self.config.app_state_dir(), ignore_errors=True)
 
     def _close_stores(self) -> None:

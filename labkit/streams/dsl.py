@@ -16,6 +16,7 @@ lambda key, value, aggregate: new_aggregate)``, ``reduce(lambda aggregate, value
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -25,6 +26,7 @@ from labkit.streams.serdes import STATE_SERDE
 from labkit.streams.topology import Node, StoreSpec, Topology
 
 KeyValue = tuple[Any, Any]
+_NAME = re.compile(r"^[A-Za-z0-9._-]+$")
 
 
 def _check_callable(fn: Any, what: str) -> None:
@@ -256,6 +258,11 @@ class KGroupedStream:
         t = self._topology
         if store_type is not None and store_type not in STORE_TYPES:
             raise TopologyError(f"store_type {store_type!r} is not one of {', '.join(STORE_TYPES)}")
+        if store is not None and not _NAME.match(store):
+            raise TopologyError(
+                f"store name {store!r} may hold only letters, digits, '.', '_' and '-' "
+                "(it names the changelog topic and the SQLite file)"
+            )
         agg_index = t.next_index()
         store = store or f"KSTREAM-AGGREGATE-STATE-STORE-{t.next_index():010d}"
         if store in t.stores:

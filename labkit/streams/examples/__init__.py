@@ -1,0 +1,1 @@
+"""Runnable stream applications: ``python -m labkit.streams.examples.<name> --help``."""

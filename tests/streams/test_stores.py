@@ -1,0 +1,137 @@
+"""State stores without a broker: the uncommitted layer, commit/abort, checkpoints, SQLite."""
+
+from __future__ import annotations
+
+import sqlite3
+from decimal import Decimal
+
+import pandas as pd
+import pytest
+
+from labkit.serdes import resolve
+from labkit.streams import STATE_SERDE
+from labkit.streams.stores import open_store
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+def store(request, tmp_path):
+    s = open_store(
+        request.param,
+        "totals",
+        "1_0",
+        0,
+        "app-totals-changelog",
+        resolve("string"),
+        STATE_SERDE,
+        tmp_path,
+    )
+    s.sent = []
+    s.attach(lambda topic, k, v, p: s.sent.append((topic, k, v, p)), caching=True)
+    yield s
+    s.close()
+
+
+def test_writes_stay_uncommitted_until_commit(store):
+    store.put("C1", 100)
+    store.put("C1", 250)
+    store.put("C2", {"n": 1})
+    assert store.get("C1") == 250  # the processor sees its own writes
+    assert store.read("C1") is None  # interactive queries see committed state only
+    assert store.sent == []  # caching: nothing logged before the commit
+    entries = store.flush_dirty()
+    assert entries == [("C1", 250, None), ("C2", {"n": 1}, None)]
+    assert store.sent == [  # only the latest value per key goes to the changelog
+        ("app-totals-changelog", b"C1", b"250", 0),
+        ("app-totals-changelog", b"C2", b'{"n":1}', 0),
+    ]
+    store.commit(42)
+    assert store.read_all() == [("C1", 250), ("C2", {"n": 1})]
+    assert store.checkpoint() == 42
+
+
+def test_abort_forgets_everything_since_the_last_commit(store):
+    store.put("C1", 1)
+    store.flush_dirty()
+    store.commit(1)
+    store.put("C1", 2)
+    store.put("C9", 9)
+    store.flush_dirty()
+    store.abort()
+    assert store.get("C1") == 1 and store.get("C9") is None
+    assert store.read_all() == [("C1", 1)] and store.checkpoint() == 1
+
+
+def test_an_aggregate_changed_in_place_cannot_change_committed_state(store):
+    store.put("C1", {"items": [1]})
+    store.flush_dirty()
+    store.commit(1)
+    agg = store.get("C1")
+    agg["items"].append(2)  # an aggregator that mutates its argument
+    assert store.read("C1") == {"items": [1]}
+
+
+def test_without_caching_every_update_is_logged_at_once(store):
+    store.attach(store._send, caching=False)
+    store.put("C1", 1)
+    store.put("C1", 2)
+    assert [v for _, _, v, _ in store.sent] == [b"1", b"2"]
+    assert store.flush_dirty() == []
+
+
+def test_restore_applies_changelog_records_and_tombstones(store):
+    store.restore({b"C1": b"5", b"C2": b"7"}, 2)
+    store.restore({b"C1": None, b"C3": b"1"}, 4)
+    assert store.read_all() == [("C2", 7), ("C3", 1)] and store.checkpoint() == 4
+    store.wipe()
+    assert len(store) == 0 and store.checkpoint() is None
+
+
+def test_sqlite_store_is_a_file_readable_with_sql_and_pandas(tmp_path):
+    s = open_store(
+        "sqlite",
+        "totals",
+        "1_2",
+        2,
+        "app-totals-changelog",
+        resolve("string"),
+        STATE_SERDE,
+        tmp_path,
+        meta={"app_id": "app"},
+    )
+    s.attach(lambda *a: None, caching=True)
+    s.put("C0001", 37196)
+    s.put("C0002", {"total": Decimal("12.30")})
+    s.flush_dirty()
+    s.commit(10)
+    s.close()
+    path = tmp_path / "1_2" / "totals.sqlite"
+    with sqlite3.connect(path) as conn:
+        frame = pd.read_sql(
+            "SELECT key, json_extract(value, '$') AS total FROM kv WHERE key = 'C0001'", conn
+        )
+        checkpoint = conn.execute("SELECT * FROM checkpoint").fetchall()
+        meta = dict(conn.execute("SELECT name, value FROM meta").fetchall())
+    assert frame.to_dict("records") == [{"key": "C0001", "total": 37196}]
+    assert checkpoint == [("app-totals-changelog", 2, 10, None)]
+    assert meta["app_id"] == "app" and meta["task"] == "1_2" and meta["store"] == "totals"
+    # reopened, it has its state and its checkpoint: a clean restart restores nothing
+    again = open_store(
+        "sqlite",
+        "totals",
+        "1_2",
+        2,
+        "app-totals-changelog",
+        resolve("string"),
+        STATE_SERDE,
+        tmp_path,
+    )
+    assert again.read("C0002") == {"total": Decimal("12.30")}
+    assert again.checkpoint() == 10
+    again.close()
+
+
+def test_state_serde_keeps_decimals_and_datetimes():
+    import datetime as dt
+
+    value = {"total": Decimal("0.10"), "at": dt.datetime(2026, 1, 1, tzinfo=dt.UTC)}
+    assert STATE_SERDE.deserialize(STATE_SERDE.serialize(value, "t"), "t") == value
