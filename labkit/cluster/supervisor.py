@@ -41,6 +41,18 @@ def make_backend(name: str, brokers: int, home: Path, heap_mb: int) -> ClusterBa
     raise ClusterError(f"the supervisor runs the local or docker backend, not {name!r}")
 
 
+def pending_state(backend: str, home: Path, status: str, error: str | None = None) -> LabInfo:
+    """The state of a lab that is not (yet) running: starting, or failed with ``error``."""
+    return LabInfo(
+        backend=backend,
+        bootstrap_servers="-",
+        status=status,
+        supervisor_pid=os.getpid(),
+        home=str(home),
+        error=error,
+    )
+
+
 class Supervisor:
     def __init__(self, backend: ClusterBackend, home: Path, registry: bool = False) -> None:
         self.backend = backend
@@ -64,16 +76,7 @@ class Supervisor:
         return info
 
     def run(self) -> int:
-        write_state(
-            LabInfo(
-                backend=self.backend.name,
-                bootstrap_servers="-",
-                status="starting",
-                supervisor_pid=os.getpid(),
-                home=str(self.home),
-            ),
-            self.home,
-        )
+        write_state(pending_state(self.backend.name, self.home, "starting"), self.home)
         try:
             self.backend.start()
             if self.registry_wanted:
@@ -82,17 +85,8 @@ class Supervisor:
             log.error("lab failed to start: %s", exc)
             with contextlib.suppress(Exception):
                 self.backend.stop()
-            write_state(
-                LabInfo(
-                    backend=self.backend.name,
-                    bootstrap_servers="-",
-                    status="failed",
-                    supervisor_pid=os.getpid(),
-                    home=str(self.home),
-                    error=f"{type(exc).__name__}: {exc}",
-                ),
-                self.home,
-            )
+            error = f"{type(exc).__name__}: {exc}"
+            write_state(pending_state(self.backend.name, self.home, "failed", error), self.home)
             return 1
         self.started_at = time.time()
         self.publish(status="running")
@@ -206,14 +200,7 @@ def main(argv: list[str] | None = None) -> int:
         backend = make_backend(args.backend, args.brokers, args.home, args.heap_mb)
     except ClusterError as exc:
         write_state(
-            LabInfo(
-                backend=args.backend,
-                bootstrap_servers="-",
-                status="failed",
-                supervisor_pid=os.getpid(),
-                home=str(args.home),
-                error=str(exc),
-            ),
+            pending_state(args.backend, args.home, "failed", str(exc)),
             args.home,
         )
         return 1
