@@ -160,3 +160,17 @@ def test_cli_status_with_corrupt_state_reports_no_lab(tmp_path):
 def test_unknown_backend_lists_the_choices():
     with pytest.raises(labkit.LabkitError, match="local, docker, external"):
         ensure_lab(backend="kubernetes")
+
+
+def test_a_broker_that_cannot_start_is_reported_with_its_log(tmp_path):
+    from labkit.cluster import StartupError, start_supervisor
+
+    started = time.monotonic()
+    with pytest.raises(StartupError) as info:
+        start_supervisor("local", 1, tmp_path / "lab", heap_mb=1)  # far too small a heap
+    message = str(info.value)
+    assert "exited during startup" in message
+    assert "heap" in message.lower()
+    assert "supervisor log" in message
+    assert time.monotonic() - started < 60
+    assert read_state(tmp_path / "lab") is None
