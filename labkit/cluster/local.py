@@ -31,6 +31,7 @@ log = logging.getLogger("labkit.cluster")
 HOST = "127.0.0.1"
 READY_LINE = "Kafka Server started"
 PREFERRED_BROKER_PORT = 9092
+PORT_ATTEMPTS = 3
 
 _LOG4J2 = """\
 Configuration:
@@ -160,13 +161,25 @@ class LocalCluster(ClusterBackend):
     def start(self) -> LabInfo:
         self._java = find_java().executable
         self._cp = classpath(kafka_libs(self.kafka_version))
-        run = self.home / "run"
-        shutil.rmtree(run, ignore_errors=True)  # every lab starts from empty storage
-        self._layout(run)
-        self._format_all()
-        for node in self.nodes:
-            self._spawn(node)
-        self._wait_ready(self.nodes, time.monotonic() + self.startup_timeout)
+        preferred = self.preferred_port
+        for attempt in range(1, PORT_ATTEMPTS + 1):
+            run = self.home / "run"
+            shutil.rmtree(run, ignore_errors=True)  # every lab starts from empty storage
+            self._layout(run, preferred)
+            self._format_all()
+            for node in self.nodes:
+                self._spawn(node)
+            try:
+                self._wait_ready(self.nodes, time.monotonic() + self.startup_timeout)
+                break
+            except StartupError as exc:
+                # A port that was free when chosen can be taken before the JVM binds it (another
+                # lab starting at the same moment): pick other ports and try again.
+                self.stop()
+                if "Address already in use" not in str(exc) or attempt == PORT_ATTEMPTS:
+                    raise
+                log.warning("a chosen port was taken before the broker bound it; retrying")
+                preferred = None
         self.started_at = time.time()
         return self.info()
 
@@ -258,11 +271,11 @@ class LocalCluster(ClusterBackend):
         ids = ", ".join(str(n.node_id) for n in self.nodes)
         raise ClusterError(f"no broker {node_id} in this lab; its brokers are {ids}")
 
-    def _layout(self, run: Path) -> None:
+    def _layout(self, run: Path, preferred_port: int | None) -> None:
         taken: set[int] = set()
         self.nodes = []
         for i in range(1, self.brokers + 1):
-            preferred = self.preferred_port + i - 1 if self.preferred_port else None
+            preferred = preferred_port + i - 1 if preferred_port else None
             port = pick_port(preferred, HOST, taken)
             taken.add(port)
             controller_port = pick_port(None, HOST, taken)

@@ -176,8 +176,38 @@ def test_up_with_registry_publishes_its_url_and_down_stops_it(tmp_path):
         schema = Schema('{"type": "record", "name": "Ping", "fields": []}', "AVRO")
         schema_id = client.register_schema("ping-value", schema)
         assert client.get_subjects() == ["ping-value"]
-        assert client.get_schema(schema_id).schema_str.replace(" ", "").startswith('{"type":"record"')
+        assert (
+            client.get_schema(schema_id).schema_str.replace(" ", "").startswith('{"type":"record"')
+        )
     finally:
         cli(home, "down")
     with pytest.raises(Exception):  # noqa: B017 - any connection error: nothing listens any more
         SchemaRegistryClient({"url": url, "timeout": 2}).get_subjects()
+
+
+@pytest.mark.slow
+def test_a_port_taken_between_choice_and_bind_is_retried_elsewhere(tmp_path, monkeypatch):
+    from labkit.cluster import local
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        taken = busy.getsockname()[1]
+        real_pick = local.pick_port
+        calls = []
+
+        def pick_then_lose_the_race(preferred=None, host="127.0.0.1", avoid=None):
+            calls.append(preferred)
+            # the first broker port "was free" when chosen; someone else has it by bind time
+            return taken if len(calls) == 1 else real_pick(preferred, host, avoid)
+
+        monkeypatch.setattr(local, "pick_port", pick_then_lose_the_race)
+        cluster = LocalCluster(brokers=1, home=tmp_path / "race", heap_mb=256)
+        try:
+            info = cluster.start()
+            assert info.brokers[0].port != taken
+            producer = Producer({"bootstrap.servers": info.bootstrap_servers})
+            producer.produce("race-check", b"x")
+            assert producer.flush(30) == 0
+        finally:
+            cluster.stop()
