@@ -275,7 +275,7 @@ class StreamApp:
         if name not in self.topology.stores:
             known = ", ".join(map(repr, self.store_names)) or "none (no aggregation yet)"
             raise UnknownStoreError(f"{self.app_id} has no store named {name!r}; known: {known}")
-        return StoreView(name, [s for (n, _), s in self._stores.items() if n == name])
+        return StoreView(name, [s for (n, _), s in list(self._stores.items()) if n == name])
 
     def _keep_stores(self, owned: set[KeyValueStore]) -> None:
         """After a rebalance: close the stores of tasks this instance no longer has."""

@@ -35,6 +35,7 @@ from labkit.streams.exceptions import (
     RecordProcessingError,
     StreamsError,
     TransactionAbortedError,
+    TransactionError,
 )
 from labkit.streams.producer import StreamsProducer
 from labkit.streams.serdes import serde_for
@@ -317,6 +318,8 @@ class Engine:
         )
         try:
             action = run_handler(self.app.on_error, context)
+        except TransactionError:  # the handler's produce() hit the transaction: not its fault
+            raise
         except Exception as handler_exc:
             raise RecordProcessingError(
                 f"{context.describe()}; then the error handler raised "
@@ -513,9 +516,11 @@ class Engine:
         )
 
     def _process_batch(self, msgs: list[Any]) -> int:
-        """Process a batch of consumed records; a transaction failure aborts and rewinds, and
-        the rest of the batch is dropped (the consumer re-reads it from the committed offsets)."""
+        """Process a batch of consumed records, committing whenever the commit interval is up.
+        A transaction that fails aborts and rewinds; the rest of the batch is then dropped (the
+        consumer reads it again from the committed offsets)."""
         m = self.metrics
+        interval = self.config.commit_interval or 0.0
         processed = 0
         try:
             for msg in msgs:
@@ -538,6 +543,11 @@ class Engine:
                     if self.max_input is not None and m.input_records >= self.max_input:
                         self.max_reached = True
                         self._pause_inputs()
+                if processed % 64 == 0 and (
+                    time.monotonic() - self.last_commit >= interval or self._cache_full()
+                ):
+                    if not self.commit():
+                        break
         except TransactionAbortedError as exc:
             log.warning("%s; aborting and rewinding to the last commit", exc)
             self._abort_and_rewind()

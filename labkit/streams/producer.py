@@ -20,7 +20,7 @@ from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer, TopicPartition
 
-from labkit.clients.config import client_config
+from labkit.clients.config import client_config, kafka_log
 from labkit.streams.config import StreamConfig, merge_config
 from labkit.streams.exceptions import (
     DeliveryFailedError,
@@ -38,6 +38,13 @@ PRODUCER_DEFAULTS: dict[str, Any] = {
     "linger.ms": 5,
 }
 TRANSACTION_TIMEOUT_MS = 60_000
+# produce() on a fenced producer raises _FATAL without the fatal flag set
+_FATAL_CODES = {
+    KafkaError._FATAL,
+    KafkaError._FENCED,
+    KafkaError.PRODUCER_FENCED,
+    KafkaError.INVALID_PRODUCER_EPOCH,
+}
 OPERATION_TIMEOUT = 60.0
 
 
@@ -68,6 +75,8 @@ class StreamsProducer:
             conf["transaction.timeout.ms"] = TRANSACTION_TIMEOUT_MS
         conf = merge_config({**settings, **conf}, config.producer_config)
         conf["on_delivery"] = self._on_delivery
+        conf["error_cb"] = self._on_error
+        self.fatal: KafkaError | None = None
         self._producer = Producer(client_config(bootstrap_servers, conf))
         self.in_transaction = False
         self.failures: list[tuple[str, KafkaError]] = []
@@ -78,11 +87,38 @@ class StreamsProducer:
             self._call("init_transactions", self._producer.init_transactions, OPERATION_TIMEOUT)
 
     # -- sending ---------------------------------------------------------------------------
+    def _on_error(self, err: KafkaError) -> None:
+        if err.fatal():
+            self.fatal = err
+        kafka_log.warning("%s", err.str())
+
+    def _serve(self, fn: Callable[[float], int], timeout: float) -> int:
+        """poll() or flush(): serve delivery reports."""
+        try:
+            return fn(timeout)
+        except SystemError as exc:
+            # confluent-kafka 2.16, once the producer hit a fatal error (fenced), calls the
+            # delivery callback with that KafkaException still pending; it surfaces here as a
+            # SystemError caused by it.
+            cause = exc.__cause__ or exc.__context__
+            if isinstance(cause, KafkaException):
+                raise self._sorted(cause, "delivery reports") from exc
+            self._check_fatal("delivery reports")
+            raise StreamsError(f"{self.config.app_id}: the producer failed: {exc}") from exc
+
+    def _check_fatal(self, what: str) -> None:
+        if self.fatal is not None:
+            raise self._sorted(KafkaException(self.fatal), what)
+
     def _on_delivery(self, err: KafkaError | None, msg: Message) -> None:
-        if err is not None:
-            self.failures.append((msg.topic(), err))
+        try:
+            topic = msg.topic()
+        except SystemError:  # see flush(): a fatal error is pending
+            self.failures.append(("?", err or KafkaError(KafkaError._FATAL)))
             return
-        topic = msg.topic()
+        if err is not None:
+            self.failures.append((topic, err))
+            return
         if topic in self.changelog_topics:
             tp = (topic, msg.partition())
             offset = msg.offset()
@@ -105,6 +141,8 @@ class StreamsProducer:
     ) -> None:
         if self.exactly_once and not self.in_transaction:
             self.begin()
+        if self.fatal is not None:
+            self._check_fatal(f"producing to {topic!r}")
         kwargs: dict[str, Any] = {"key": key, "value": value}
         if partition is not None:
             kwargs["partition"] = partition
@@ -118,12 +156,12 @@ class StreamsProducer:
                 produce(topic, **kwargs)
                 break
             except BufferError:  # the local queue is full: let deliveries drain
-                self._producer.poll(0.05)
+                self._serve(self._producer.poll, 0.05)
             except KafkaException as exc:
                 raise self._sorted(exc, f"producing to {topic!r}") from exc
         self.sent += 1
         if self.sent % 1000 == 0:
-            self._producer.poll(0)
+            self._serve(self._producer.poll, 0)
 
     def begin(self) -> None:
         if self.exactly_once and not self.in_transaction:
@@ -140,7 +178,9 @@ class StreamsProducer:
     # -- committing ------------------------------------------------------------------------
     def flush(self, timeout: float = OPERATION_TIMEOUT) -> None:
         """Wait for every delivery report (at-least-once: raise if any record failed)."""
-        remaining = self._producer.flush(timeout)
+        self._check_fatal("flush")
+        remaining = self._serve(self._producer.flush, timeout)
+        self._check_fatal("flush")
         if self.exactly_once:
             return  # a failed record makes commit_transaction fail abortably
         if remaining:
@@ -197,7 +237,8 @@ class StreamsProducer:
                 return fn(*args)
             except KafkaException as exc:
                 err = _error(exc)
-                if err.retriable() and not err.fatal() and time.monotonic() < deadline:
+                fatal = err.fatal() or err.code() in _FATAL_CODES
+                if err.retriable() and not fatal and time.monotonic() < deadline:
                     log.info("%s: %s is retriable (%s); retrying", self.config.app_id, what, err)
                     time.sleep(0.1)
                     continue
@@ -206,7 +247,7 @@ class StreamsProducer:
     def _sorted(self, exc: KafkaException, what: str) -> StreamsError:
         """The labkit error for a failed producer call."""
         err = _error(exc)
-        if err.fatal():
+        if err.fatal() or err.code() in _FATAL_CODES:
             return ProducerFencedError(
                 f"{self.config.app_id}: the producer with transactional.id "
                 f"{self.config.transactional_id!r} can no longer write ({what}: {err.str()}): "
