@@ -10,13 +10,12 @@
 from __future__ import annotations
 
 import os
+import sys
 import time
 from collections.abc import Callable, Iterable, Mapping
 from functools import cached_property
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from labkit.clients import (
     Consumer,
@@ -43,6 +42,9 @@ from labkit.cluster.external import security_config
 from labkit.cluster.ports import is_listening
 from labkit.cluster.registry import ensure_distribution
 from labkit.serdes import Serde
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 class Lab:
@@ -79,9 +81,12 @@ class Lab:
         if registry:
             lab._ensure_registry()
         if lab.schema_registry_url:
-            from labkit.schemas import set_default_registry
-
-            set_default_registry(lab.schema_registry_url)
+            # "avro:<Name>" serdes find the registry through this variable (labkit.schemas reads
+            # it when first used), so attaching stays quick for code that never touches Avro.
+            os.environ["SCHEMA_REGISTRY_URL"] = lab.schema_registry_url
+            schemas = sys.modules.get("labkit.schemas")
+            if schemas is not None:
+                schemas.set_default_registry(None)  # re-read the variable
         return lab
 
     def _ensure_registry(self) -> None:

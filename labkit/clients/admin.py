@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 from confluent_kafka import ConsumerGroupTopicPartitions, KafkaError, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic, ResourceType
 
 from labkit.clients.config import client_config
 from labkit.clients.exceptions import BrokerUnreachableError, ClientError, TopicError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
 
 METADATA_TIMEOUT = 8.0
 
@@ -178,6 +181,8 @@ class Topics:
 
     def describe(self, name: str) -> TopicDescription:
         """Partitions with leader, replicas and ISR, and the topic's non-default configs."""
+        import pandas as pd
+
         partitions_of(self.admin, name, servers=self.servers)
         meta = _metadata(self.admin, None, METADATA_TIMEOUT, self.servers).topics[name]
         rows = [
@@ -198,6 +203,8 @@ class Topics:
 
     def offsets(self, name: str) -> pd.DataFrame:
         """The beginning and end offset of every partition of ``name`` (end - beginning = records)."""
+        import pandas as pd
+
         partitions = partitions_of(self.admin, name, servers=self.servers)
         marks = watermarks(self.servers, [(name, p) for p in partitions], self.config)
         rows = [
@@ -209,6 +216,7 @@ class Topics:
     def _wait(
         self, name: str, present: bool, deadline: float, partitions: int | None = None
     ) -> None:
+
         while True:
             topics = _metadata(self.admin, None, METADATA_TIMEOUT, self.servers).topics
             entry = topics.get(name)
@@ -263,6 +271,8 @@ class Groups:
 
     def describe(self, group_id: str) -> GroupDescription:
         """State, members (client id, partitions) and per-partition committed offset and lag."""
+        import pandas as pd
+
         try:
             desc = self.admin.describe_consumer_groups(
                 [group_id], request_timeout=METADATA_TIMEOUT
@@ -288,6 +298,8 @@ class Groups:
 
     def offsets(self, group_id: str) -> pd.DataFrame:
         """Committed offset, end offset and lag for each partition the group has committed on."""
+        import pandas as pd
+
         request = [ConsumerGroupTopicPartitions(group_id)]
         try:
             result = self.admin.list_consumer_group_offsets(request)[group_id].result()

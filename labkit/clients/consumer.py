@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, KafkaError, Message, TopicPartition
 from confluent_kafka import Consumer as _KafkaConsumer
 
@@ -19,6 +18,10 @@ from labkit.clients.config import client_config, kafka_properties
 from labkit.clients.exceptions import ClientError
 from labkit.clients.records import Record, to_dataframe
 from labkit.serdes import Serde, SerdeError, resolve
+
+if TYPE_CHECKING:
+    import pandas as pd
+
 
 POLL_SLICE = 0.1  # short polls keep a read responsive to interrupts
 

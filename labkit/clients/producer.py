@@ -85,27 +85,35 @@ class Producer:
         timestamp: int | None = None,
     ) -> None:
         """Queue one record; its delivery report is collected by the next poll or flush."""
-        kwargs: dict[str, Any] = {
-            "value": self.serde.serialize(value, topic),
-            "key": self.key_serde.serialize(key, topic) if key is not None else None,
-            "on_delivery": self._on_delivery,
-        }
-        if headers:
-            kwargs["headers"] = [
-                (k, v if isinstance(v, bytes) or v is None else str(v).encode())
-                for k, v in headers.items()
-            ]
-        if partition is not None:
-            kwargs["partition"] = partition
-        if timestamp is not None:
-            kwargs["timestamp"] = timestamp
+        data = self.serde.serialize(value, topic)
+        if key is not None:
+            key = self.key_serde.serialize(key, topic)
+        if headers or partition is not None or timestamp is not None:
+            extra: dict[str, Any] = {}
+            if headers:
+                extra["headers"] = [
+                    (k, v if isinstance(v, bytes) or v is None else str(v).encode())
+                    for k, v in headers.items()
+                ]
+            if partition is not None:
+                extra["partition"] = partition
+            if timestamp is not None:
+                extra["timestamp"] = timestamp
+            self._produce(topic, data, key, extra)
+        else:  # the common case, kept to one call into confluent-kafka
+            try:
+                self._producer.produce(topic, data, key, on_delivery=self._on_delivery)
+            except BufferError:
+                self._produce(topic, data, key, {})
+        self._producer.poll(0)
+
+    def _produce(self, topic: str, value: Any, key: Any, extra: dict[str, Any]) -> None:
         while True:
             try:
-                self._producer.produce(topic, **kwargs)
-                break
+                self._producer.produce(topic, value, key, on_delivery=self._on_delivery, **extra)
+                return
             except BufferError:  # local queue full: let deliveries drain, then retry
                 self._producer.poll(0.1)
-        self._producer.poll(0)
 
     def flush(self, timeout: float = 30.0) -> int:
         """Wait for every queued record's acknowledgement; raise if any failed or is still queued."""

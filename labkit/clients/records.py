@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
+if TYPE_CHECKING:
+    import pandas as pd
+
 
 COLUMNS = ["topic", "partition", "offset", "timestamp", "key", "value", "headers"]
 
@@ -29,6 +31,8 @@ def to_dataframe(records: list[Record]) -> pd.DataFrame:
     >>> to_dataframe([Record("t", 0, 0, 0, "k", {"a": 1})]).columns.tolist()[:3]
     ['topic', 'partition', 'offset']
     """
+    import pandas as pd
+
     frame = pd.DataFrame([asdict(r) for r in records], columns=COLUMNS)
     frame["timestamp"] = pd.to_datetime(frame["timestamp"], unit="ms", utc=True)
     return frame

@@ -23,6 +23,7 @@ def start_supervisor(
     heap_mb: int = 512,
     registry: bool = False,
     timeout: float = 240.0,
+    java: str | None = None,
 ) -> LabInfo:
     """Spawn a detached supervisor and wait until its lab runs (or say why it did not)."""
     home = home or lab_home()
@@ -44,6 +45,8 @@ def start_supervisor(
     ]
     if registry:
         cmd.append("--registry")
+    if java:
+        cmd += ["--java", java]
     with open(log_path, "ab") as out:
         proc = subprocess.Popen(
             cmd,

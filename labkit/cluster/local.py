@@ -140,6 +140,7 @@ class LocalCluster(ClusterBackend):
         kafka_version: str = KAFKA_VERSION,
         preferred_port: int | None = PREFERRED_BROKER_PORT,
         startup_timeout: float = 90.0,
+        java: str | None = None,
     ) -> None:
         if brokers not in (1, 3):
             raise ClusterError(
@@ -154,14 +155,16 @@ class LocalCluster(ClusterBackend):
         self.startup_timeout = startup_timeout
         self.nodes: list[LocalNode] = []
         self.started_at = time.time()
-        self._java: str | None = None
+        self._java: str | None = java
         self._cp: str | None = None
 
     # -- lifecycle -----------------------------------------------------------------------------
     def start(self) -> LabInfo:
-        self._java = find_java().executable
+        self._java = self._java or find_java().executable
         self._cp = classpath(kafka_libs(self.kafka_version))
         preferred = self.preferred_port
+        if os.environ.get("LABKIT_PORT"):  # 0: any free port
+            preferred = int(os.environ["LABKIT_PORT"]) or None
         for attempt in range(1, PORT_ATTEMPTS + 1):
             run = self.home / "run"
             shutil.rmtree(run, ignore_errors=True)  # every lab starts from empty storage
@@ -377,7 +380,10 @@ def _cluster_id() -> str:
     # prints them); making one here saves a JVM start.
     import base64
 
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    while True:  # as Kafka's Uuid.randomUuid: an id starting with "-" would read as an option
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cluster_id.startswith("-"):
+            return cluster_id
 
 
 def _log_has(path: Path, text: str, offset: int = 0) -> bool:

@@ -84,6 +84,7 @@ def ensure_lab(
 
 
 def _start(chosen: str | None, brokers: int, home: Path, registry: bool, heap_mb: int) -> LabInfo:
+    java = None
     if chosen is None:
         ok, reason = docker_available()
         if ok and brokers == 1:
@@ -91,14 +92,16 @@ def _start(chosen: str | None, brokers: int, home: Path, registry: bool, heap_mb
         else:
             chosen = "local"
             try:
-                find_java()
+                java = find_java().executable
             except JavaNotFoundError as exc:
                 raise BackendUnavailableError(f"Cannot start a lab: {reason}, and {exc}") from exc
     if chosen == "local":
-        find_java()  # fail in seconds with what to install, before any process is spawned
-        kafka_libs()  # resolve the jars here, where errors reach the user directly
+        # Fail in seconds with what to install, before any process is spawned, and resolve the
+        # jars here, where errors reach the user directly.
+        java = java or find_java().executable
+        kafka_libs()
     log.info("starting a %s lab with %d broker(s) (state in %s)", chosen, brokers, home)
-    return start_supervisor(chosen, brokers, home, heap_mb=heap_mb, registry=registry)
+    return start_supervisor(chosen, brokers, home, heap_mb=heap_mb, registry=registry, java=java)
 
 
 def _check_matches(info: LabInfo, backend: str | None, brokers: int | None) -> None:

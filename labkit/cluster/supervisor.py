@@ -29,11 +29,13 @@ from labkit.cluster.state import LabInfo, remove_state, write_state
 log = logging.getLogger("labkit.supervisor")
 
 
-def make_backend(name: str, brokers: int, home: Path, heap_mb: int) -> ClusterBackend:
+def make_backend(
+    name: str, brokers: int, home: Path, heap_mb: int, java: str | None = None
+) -> ClusterBackend:
     if name == "local":
         from labkit.cluster.local import LocalCluster
 
-        return LocalCluster(brokers=brokers, home=home, heap_mb=heap_mb)
+        return LocalCluster(brokers=brokers, home=home, heap_mb=heap_mb, java=java)
     if name == "docker":
         from labkit.cluster.docker import DockerCluster
 
@@ -189,6 +191,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--brokers", type=int, default=1)
     parser.add_argument("--heap-mb", type=int, default=512)
     parser.add_argument("--registry", action="store_true")
+    parser.add_argument("--java", default=None, help="the Java executable (found if not given)")
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.INFO,
@@ -197,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args.home.mkdir(parents=True, exist_ok=True)
     try:
-        backend = make_backend(args.backend, args.brokers, args.home, args.heap_mb)
+        backend = make_backend(args.backend, args.brokers, args.home, args.heap_mb, args.java)
     except ClusterError as exc:
         write_state(
             pending_state(args.backend, args.home, "failed", str(exc)),

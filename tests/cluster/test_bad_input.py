@@ -174,3 +174,16 @@ def test_a_broker_that_cannot_start_is_reported_with_its_log(tmp_path):
     assert "supervisor log" in message
     assert time.monotonic() - started < 60
     assert read_state(tmp_path / "lab") is None
+
+
+def test_cluster_ids_never_start_with_a_dash(monkeypatch):
+    # "-t -abc..." would read as an option to Kafka's storage tool (it happened, 1 start in 64)
+    import uuid
+
+    from labkit.cluster import local
+
+    draws = iter([uuid.UUID(bytes=b"\xf8" + b"\0" * 15), uuid.UUID(bytes=b"\x01" * 16)])
+    monkeypatch.setattr(local.uuid, "uuid4", lambda: next(draws))
+    cluster_id = local._cluster_id()
+    assert not cluster_id.startswith("-")
+    assert len(cluster_id) == 22
