@@ -80,13 +80,11 @@ class Lab:
         lab._check_alive()
         if registry:
             lab._ensure_registry()
-        if lab.schema_registry_url:
-            # "avro:<Name>" serdes find the registry through this variable (labkit.schemas reads
-            # it when first used), so attaching stays quick for code that never touches Avro.
-            os.environ["SCHEMA_REGISTRY_URL"] = lab.schema_registry_url
-            schemas = sys.modules.get("labkit.schemas")
-            if schemas is not None:
-                schemas.set_default_registry(None)  # re-read the variable
+        schemas = sys.modules.get("labkit.schemas")
+        if schemas is not None and lab.schema_registry_url:
+            # "avro:<Name>" serdes find the lab's registry by themselves when first used; one
+            # chosen before this lab had a registry is dropped so the next use finds it.
+            schemas.set_default_registry(None)
         return lab
 
     def _ensure_registry(self) -> None:

@@ -22,6 +22,7 @@ import argparse
 import atexit
 import contextlib
 import fcntl
+import json
 import os
 import shutil
 import signal
@@ -156,6 +157,7 @@ class RegistryServer:
         *,
         version: str = DEFAULT_VERSION,
         startup_timeout: float = 90.0,
+        compatibility: str | None = "BACKWARD",
     ) -> None:
         self.java = java
         self.port = port or pick_port()
@@ -166,6 +168,9 @@ class RegistryServer:
         self.heap_mb = heap_mb
         self.version = version
         self.startup_timeout = startup_timeout
+        # Confluent's registry defaults to BACKWARD; Apicurio's ccompat API to NONE. The lab
+        # teaches the Confluent default, so the global level is set to it at start.
+        self.compatibility = compatibility
         self.log_path = self.workdir / "registry.log"
         self.process: subprocess.Popen[bytes] | None = None
         self.startup_seconds: float | None = None
@@ -250,6 +255,7 @@ class RegistryServer:
             try:
                 with urllib.request.urlopen(probe, timeout=1.0) as answer:
                     if answer.status == 200:
+                        self._set_global_compatibility()
                         return
             except (urllib.error.URLError, OSError):
                 pass  # not listening yet
@@ -259,6 +265,22 @@ class RegistryServer:
                     self._failure(f"no answer at {probe} within {self.startup_timeout:.0f} s")
                 )
             time.sleep(0.2)
+
+    def _set_global_compatibility(self) -> None:
+        if not self.compatibility:
+            return
+        body = json.dumps({"compatibility": self.compatibility}).encode()
+        put = urllib.request.Request(
+            self.url + "/config",
+            body,
+            method="PUT",
+            headers={"Content-Type": "application/vnd.schemaregistry.v1+json"},
+        )
+        with urllib.request.urlopen(put, timeout=10) as answer:
+            if answer.status != 200:
+                raise RegistryServerError(
+                    f"setting the global compatibility answered {answer.status}"
+                )
 
     def _failure(self, what: str) -> str:
         tail = self.log_tail()

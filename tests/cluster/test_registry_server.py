@@ -136,3 +136,7 @@ def test_stop_and_context_manager_end_the_jvm(tmp_path):
     assert not server.running
     assert _wait_gone(pid)
     server.stop()  # twice is fine
+
+
+def test_the_global_compatibility_is_backward_as_in_confluents_registry(registry_server):
+    assert ConfluentRegistry(registry_server.url).get_compatibility() == "BACKWARD"

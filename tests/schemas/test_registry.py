@@ -201,3 +201,14 @@ def test_schema_strings_registered_by_others_are_read(registry, unique_subject):
     client = SchemaRegistryClient({"url": registry.url})
     schema_id = client.register_schema(subject, Schema(json.dumps(V1), "AVRO"))
     assert registry.get_schema(schema_id).fullname == "lab.test.P"
+
+
+def test_a_permanent_delete_lets_a_subject_start_afresh(registry, unique_subject):
+    subject = unique_subject("perm")
+    registry.register(subject, V1)
+    assert registry.delete_subject(subject, permanent=True) == [1]
+    assert subject not in registry.subjects()
+    registry.register(subject, V1)
+    assert registry.versions(subject) == [1]
+    registry.delete_subject(subject, permanent=True)
+    assert registry.delete_subject(subject, permanent=True) == []  # nothing left: still fine

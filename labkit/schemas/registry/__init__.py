@@ -49,16 +49,18 @@ _default_lock = threading.Lock()
 
 
 def default_registry() -> SchemaRegistry:
-    """The registry ``"avro:<Name>"`` serdes use: ``$SCHEMA_REGISTRY_URL``, else an embedded one
-    that knows the schema directory.
+    """The registry ``"avro:<Name>"`` serdes use: the one given to :func:`set_default_registry`,
+    else ``$SCHEMA_REGISTRY_URL``, else the running lab's registry (``labkit up --registry``),
+    else an embedded one that knows the schema directory.
 
-    >>> set_default_registry(None); type(default_registry()).__name__
+    >>> set_default_registry(EmbeddedRegistry()); type(default_registry()).__name__
     'EmbeddedRegistry'
+    >>> set_default_registry(None)
     """
     global _default
     with _default_lock:
         if _default is None:
-            url = os.environ.get(REGISTRY_URL_ENV)
+            url = os.environ.get(REGISTRY_URL_ENV) or _lab_registry_url()
             if url:
                 _default = ConfluentRegistry(url)
             else:
@@ -68,6 +70,13 @@ def default_registry() -> SchemaRegistry:
                     known = []
                 _default = EmbeddedRegistry(known)
         return _default
+
+
+def _lab_registry_url() -> str | None:
+    from labkit.cluster.state import read_state
+
+    info = read_state()
+    return info.schema_registry_url if info is not None else None
 
 
 def set_default_registry(registry: SchemaRegistry | str | None) -> None:

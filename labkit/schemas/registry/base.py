@@ -57,8 +57,9 @@ class SchemaRegistry(ABC):
         """All subjects, sorted."""
 
     @abstractmethod
-    def delete_subject(self, subject: str) -> list[int]:
-        """Delete a subject; returns the versions it had."""
+    def delete_subject(self, subject: str, permanent: bool = False) -> list[int]:
+        """Delete a subject; returns the versions it had. ``permanent`` also removes what a
+        Confluent-style registry keeps of a (soft-)deleted subject, so the name starts afresh."""
 
     @abstractmethod
     def set_compatibility(self, level: str, subject: str | None = None) -> None:

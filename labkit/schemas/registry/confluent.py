@@ -122,8 +122,21 @@ class ConfluentRegistry(SchemaRegistry):
     def subjects(self) -> list[str]:
         return sorted(self._call("list subjects", self.client.get_subjects))
 
-    def delete_subject(self, subject: str) -> list[int]:
-        return self._call(f"delete {subject!r}", self.client.delete_subject, subject)
+    def delete_subject(self, subject: str, permanent: bool = False) -> list[int]:
+        if not permanent:
+            return self._call(f"delete {subject!r}", self.client.delete_subject, subject)
+        # A permanent delete must follow a soft one; either step finds nothing when an earlier
+        # run got that far, which is fine here.
+        versions: list[int] = []
+        for hard in (False, True):
+            try:
+                versions = (
+                    self._call(f"delete {subject!r}", self.client.delete_subject, subject, hard)
+                    or versions
+                )
+            except SchemaNotFoundError:
+                pass
+        return versions
 
     def set_compatibility(self, level: str, subject: str | None = None) -> None:
         self._call(

@@ -114,7 +114,8 @@ class EmbeddedRegistry(SchemaRegistry):
         with self._lock:
             return sorted(self._subjects)
 
-    def delete_subject(self, subject: str) -> list[int]:
+    def delete_subject(self, subject: str, permanent: bool = False) -> list[int]:
+        # nothing is kept of a deleted subject here: every delete is permanent
         versions = self.versions(subject)
         with self._lock:
             del self._subjects[subject]
