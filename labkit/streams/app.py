@@ -246,6 +246,7 @@ class StreamApp:
         if thread.is_alive():
             raise StreamsError(f"{self.app_id} did not stop within {timeout:.0f} s")
         self._thread = None
+        background.unregister(self)  # again, from this thread: it may restore the SIGINT handler
         if self._error is not None and raise_error:
             error, self._error = self._error, None
             raise error

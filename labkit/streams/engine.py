@@ -129,6 +129,7 @@ class Engine:
         self.written: dict[TP, int] = {}
         self.uncommitted = False
         self.failed = False
+        self.revoking = False
         self.assigned = False
         self.fenced_at: deque[float] = deque()
         self.last_commit = time.monotonic()
@@ -253,8 +254,12 @@ class Engine:
         return store
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        if not self.failed:
-            self.commit()
+        self.revoking = True  # a failed commit now needs no seek: the partitions are leaving
+        try:
+            if not self.failed:
+                self.commit()
+        finally:
+            self.revoking = False
         self._drop_tasks(partitions)
 
     def _on_lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
@@ -414,7 +419,7 @@ class Engine:
         for task in self.tasks.values():
             task.abort()
             for (topic, partition), offset in task.committed_offsets.items():
-                if (topic, partition) in self.paused:
+                if (topic, partition) in self.paused or self.revoking:
                     continue
                 start = OFFSET_BEGINNING if offset is None else offset
                 try:
