@@ -98,12 +98,18 @@ class StreamsProducer:
             return fn(timeout)
         except SystemError as exc:
             # confluent-kafka 2.16, once the producer hit a fatal error (fenced), calls the
-            # delivery callback with that KafkaException still pending; it surfaces here as a
-            # SystemError caused by it.
+            # delivery callback with that KafkaException still pending, or returns NULL without
+            # one: a SystemError, sometimes caused by the KafkaException, sometimes bare.
             cause = exc.__cause__ or exc.__context__
             if isinstance(cause, KafkaException):
                 raise self._sorted(cause, "delivery reports") from exc
             self._check_fatal("delivery reports")
+            if self.exactly_once:  # only seen in the fatal state: a new producer is the way on
+                raise ProducerFencedError(
+                    f"{self.config.app_id}: the producer with transactional.id "
+                    f"{self.config.transactional_id!r} failed ({exc}): fenced by another "
+                    "instance with the same id, or a transaction ran past transaction.timeout.ms"
+                ) from exc
             raise StreamsError(f"{self.config.app_id}: the producer failed: {exc}") from exc
 
     def _check_fatal(self, what: str) -> None:

@@ -134,3 +134,31 @@ def test_the_commit_interval_sets_how_often_a_busy_app_commits(lab, orders_topic
     # (30 s) only when the input runs dry
     assert commits[0.05] >= 6, commits
     assert commits[30.0] <= 3, commits
+
+
+@pytest.mark.timeout(180)
+def test_two_live_instances_with_one_instance_id_get_a_clear_error(
+    lab, orders_topic, make_app, unique, tmp_path
+):
+    source, _ = orders_topic(20_000, seed=6)
+    app_id = unique("twins")
+    twins = []
+    for name in ("a", "b"):
+        app = make_app(app_id, guarantee="exactly_once", state_dir=tmp_path / name)  # instance "0"
+        app.stream(source).peek(RateLimit(2_000)).group_by(lambda k, o: o["customerId"]).count(
+            store="n"
+        )
+        twins.append(app.start())
+    try:
+        wait_for(lambda: any(t.state == "ERROR" for t in twins), timeout=120, what="an error")
+    finally:
+        errors = []
+        for app in twins:
+            try:
+                app.stop()
+            except Exception as exc:
+                errors.append(exc)
+    assert errors, "neither instance reported the clash"
+    message = str(errors[0])
+    assert type(errors[0]).__name__ == "ProducerFencedError"
+    assert f"transactional.id '{app_id}-0'" in message and "instance=" in message
