@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from labkit.streams.stores.base import KeyValueStore
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def _sorted(rows: list[tuple[Any, Any]]) -> list[tuple[Any, Any]]:
@@ -67,6 +68,8 @@ class StoreView:
     def to_dataframe(self) -> pd.DataFrame:
         """One row per key: columns ``key`` and ``value``, or ``key`` and the value's fields
         when every value is a dict."""
+        import pandas as pd  # only when a DataFrame is made: labkit attaches faster
+
         rows = self.items()
         if rows and all(isinstance(v, dict) for _, v in rows):
             return pd.DataFrame([{"key": k, **v} for k, v in rows])
