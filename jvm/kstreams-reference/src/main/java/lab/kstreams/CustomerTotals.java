@@ -64,6 +64,8 @@ import org.slf4j.LoggerFactory;
  * re-keys the order, the aggregator reads its amount).
  */
 public final class CustomerTotals {
+    private static final long IDLE_BEFORE_FIRST_RECORD_NANOS = TimeUnit.SECONDS.toNanos(30);
+
 
     static final String STORE = "customer-totals-store";
     static final String REPARTITION = "customer-totals-by-customer";
@@ -245,8 +247,13 @@ public final class CustomerTotals {
                     stoppedBy = "records";
                     break;
                 }
-                if (idleNanos > 0 && state == KafkaStreams.State.RUNNING
-                        && now - Math.max(progress.lastAggregatedNanos, runningSinceNanos.get()) >= idleNanos) {
+                // Idle counts from the last aggregated record; before the first one (the group is
+                // still forming, or the repartition topic not yet fetched on a loaded machine) the
+                // app waits at least IDLE_BEFORE_FIRST_RECORD_MS, so it never stops before it began.
+                boolean started = progress.aggregated.get() > 0;
+                long idleSince = started ? progress.lastAggregatedNanos : runningSinceNanos.get();
+                long idleLimit = started ? idleNanos : Math.max(idleNanos, IDLE_BEFORE_FIRST_RECORD_NANOS);
+                if (idleNanos > 0 && state == KafkaStreams.State.RUNNING && now - idleSince >= idleLimit) {
                     stoppedBy = "idle";
                     break;
                 }
