@@ -1,10 +1,12 @@
 """Stateful stream processing in Python: a small Kafka Streams.
 
-``StreamApp`` builds a topology with Kafka Streams' DSL (``stream`` -> ``filter``/``map``/
-``map_values``/``flat_map``/``peek``/``branch`` -> ``group_by``/``group_by_key`` ->
-``aggregate``/``reduce``/``count`` -> ``to_stream``/``to``), runs it in tasks per input partition
-with state stores (in memory or SQLite) backed by compacted changelog topics, and commits with
-at-least-once or exactly-once (Kafka transactions) guarantees.
+``StreamApp`` builds a topology with Kafka Streams' DSL (``stream``/``table`` -> ``filter``/
+``map``/``map_values``/``select_key``/``flat_map``/``peek``/``branch``/``join``/``left_join`` ->
+``group_by``/``group_by_key`` [-> ``windowed_by(TimeWindows...)``] -> ``aggregate``/``reduce``/
+``count`` -> ``to_stream``/``to``), runs it in tasks per input partition with state stores (in
+memory or SQLite) backed by compacted changelog topics, and commits with at-least-once or
+exactly-once (Kafka transactions) guarantees. Instances with the same application id share the
+partitions; a store moves with its task through its changelog.
 
 >>> from labkit.streams import StreamApp
 >>> app = StreamApp("customer-totals", lab=None, guarantee="exactly_once")
@@ -24,12 +26,14 @@ from __future__ import annotations
 
 from labkit.streams.app import StreamApp
 from labkit.streams.config import Guarantee, StoreType
-from labkit.streams.dsl import KGroupedStream, KStream, KTable
+from labkit.streams.dsl import KGroupedStream, KStream, KTable, TimeWindowedKStream
 from labkit.streams.engine import Metrics, RunResult
 from labkit.streams.errors import ErrorAction, ErrorContext, ErrorHandler, log_and_fail
 from labkit.streams.exceptions import (
+    CoPartitioningError,
     DeliveryFailedError,
     InternalTopicError,
+    LateRecordError,
     MissingSourceTopicError,
     ProducerFencedError,
     RecordProcessingError,
@@ -38,13 +42,15 @@ from labkit.streams.exceptions import (
     TransactionAbortedError,
     UnknownStoreError,
 )
-from labkit.streams.iq import StoreView
+from labkit.streams.iq import StoreView, WindowStoreView
 from labkit.streams.serdes import STATE_SERDE
 from labkit.streams.table import read_table
 from labkit.streams.topology import TopologyDescription
+from labkit.streams.windows import TimeWindows, Windowed
 
 __all__ = [
     "STATE_SERDE",
+    "CoPartitioningError",
     "DeliveryFailedError",
     "ErrorAction",
     "ErrorContext",
@@ -54,6 +60,7 @@ __all__ = [
     "KGroupedStream",
     "KStream",
     "KTable",
+    "LateRecordError",
     "Metrics",
     "MissingSourceTopicError",
     "ProducerFencedError",
@@ -63,10 +70,14 @@ __all__ = [
     "StoreView",
     "StreamApp",
     "StreamsError",
+    "TimeWindowedKStream",
+    "TimeWindows",
     "TopologyDescription",
     "TopologyError",
     "TransactionAbortedError",
     "UnknownStoreError",
+    "WindowStoreView",
+    "Windowed",
     "log_and_fail",
     "read_table",
 ]

@@ -16,19 +16,19 @@ from __future__ import annotations
 import logging
 import shutil
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from labkit.streams.config import Guarantee, StoreType, StreamConfig
-from labkit.streams.dsl import KStream
+from labkit.streams.dsl import KStream, KTable, check_store
 from labkit.streams.engine import Engine, Metrics, RunResult
 from labkit.streams.errors import ErrorHandler, log_and_fail
 from labkit.streams.exceptions import StreamsError, TopologyError, UnknownStoreError
-from labkit.streams.iq import StoreView
+from labkit.streams.iq import StoreView, WindowStoreView
 from labkit.streams.runner import StopSignal, background, deferred_interrupt
 from labkit.streams.stores.base import KeyValueStore
 from labkit.streams.topics import Plan, prepare
-from labkit.streams.topology import Topology, TopologyDescription
+from labkit.streams.topology import StoreSpec, Topology, TopologyDescription
 
 log = logging.getLogger("labkit.streams")
 
@@ -116,28 +116,83 @@ class StreamApp:
         return dict(getattr(self.lab, "client_settings", {}) or {})
 
     # -- building --------------------------------------------------------------------------
-    def stream(
-        self, topic: str, key: Any = None, value: Any = None, name: str | None = None
-    ) -> KStream:
-        """The records of ``topic`` as a stream; ``key``/``value``: serdes (default the app's),
-        e.g. ``value="avro:OrderCreated"``."""
+    def _source(
+        self, what: str, topic: str, key: Any, value: Any, name: str | None, timestamp: Any
+    ) -> Any:
         if not topic or not isinstance(topic, str):
-            raise TopologyError(f"stream() needs a topic name, got {topic!r}")
+            raise TopologyError(f"{what}() needs a topic name, got {topic!r}")
         if topic in self._sources:
             raise TopologyError(
                 f"topic {topic!r} is already a source of this app; reuse that stream "
                 "(a topic can be read once per app, as in Kafka Streams)"
             )
+        if timestamp is not None and not callable(timestamp):
+            raise TopologyError("timestamp= must be a function (key, value) -> epoch ms")
         self._sources.add(topic)
-        node = self.topology.add(
+        return self.topology.add(
             "source",
             "source",
             "KSTREAM-SOURCE",
             name=name,
             topic=topic,
-            args={"key_serde": key, "value_serde": value},
+            args={"key_serde": key, "value_serde": value, "timestamp": timestamp},
         )
+
+    def stream(
+        self,
+        topic: str,
+        key: Any = None,
+        value: Any = None,
+        name: str | None = None,
+        timestamp: Callable[[Any, Any], int] | None = None,
+    ) -> KStream:
+        """The records of ``topic`` as a stream; ``key``/``value``: serdes (default the app's),
+        e.g. ``value="avro:OrderCreated"``. ``timestamp(key, value)`` gives a record's event
+        time in epoch ms (default: the record's Kafka timestamp); windows use it, and records
+        written downstream carry it."""
+        node = self._source("stream", topic, key, value, name, timestamp)
         return KStream(self.topology, node, key, value)
+
+    def table(
+        self,
+        topic: str,
+        key: Any = None,
+        value: Any = None,
+        store: str | None = None,
+        store_type: StoreType | None = None,
+        name: str | None = None,
+    ) -> KTable:
+        """The latest value per key of ``topic`` (a compacted topic, as a table of customers):
+        Kafka Streams' ``builder.table``. The table lives in a store (queryable with
+        ``app.store(name)``) whose changelog is the topic itself; when its task starts, the store
+        is brought up to the topic's end before any record is processed, so a stream joined with
+        it sees every row already written. A ``None`` value deletes the key.
+
+        >>> customers = app.table("customers", store="customers")       # doctest: +SKIP
+        >>> app.stream("orders").select_key(lambda k, o: o["customerId"]).join(
+        ...     customers, lambda order, customer: {**order, "country": customer["country"]}
+        ... ).to("orders-with-country")                                  # doctest: +SKIP
+        """
+        source = self._source("table", topic, key, value, name, None)
+        t = self.topology
+        index = t.next_index()
+        store = store or f"{topic}-STATE-STORE-{source.index:010d}"
+        check_store(store, store_type)
+        if store in t.stores:
+            raise TopologyError(f"a store named {store!r} already exists; give this table its own")
+        node = t.add("processor", "table_source", "KTABLE-SOURCE", [source], index=index)
+        node.stores.append(store)
+        t.add_store(
+            StoreSpec(
+                store,
+                store_type,
+                key if key is not None else self.config.key_serde,
+                value if value is not None else self.config.value_serde,
+                node,
+                source_topic=topic,
+            )
+        )
+        return KTable(t, node, store, key)
 
     def describe(self) -> TopologyDescription:
         """The topology: sub-topologies, sources, processors, stores, sinks, internal topics
@@ -276,7 +331,11 @@ class StreamApp:
         if name not in self.topology.stores:
             known = ", ".join(map(repr, self.store_names)) or "none (no aggregation yet)"
             raise UnknownStoreError(f"{self.app_id} has no store named {name!r}; known: {known}")
-        return StoreView(name, [s for (n, _), s in list(self._stores.items()) if n == name])
+        stores = [s for (n, _), s in list(self._stores.items()) if n == name]
+        windows = self.topology.stores[name].windows
+        if windows is not None:
+            return WindowStoreView(name, stores, windows.size_ms)
+        return StoreView(name, stores)
 
     def _keep_stores(self, owned: set[KeyValueStore]) -> None:
         """After a rebalance: close the stores of tasks this instance no longer has."""

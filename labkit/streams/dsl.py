@@ -24,6 +24,13 @@ from labkit.streams.config import STORE_TYPES
 from labkit.streams.exceptions import TopologyError
 from labkit.streams.serdes import STATE_SERDE
 from labkit.streams.topology import Node, StoreSpec, Topology
+from labkit.streams.windows import (
+    Emit,
+    LatePolicy,
+    TimeWindows,
+    WindowedSerde,
+    check_options,
+)
 
 KeyValue = tuple[Any, Any]
 _NAME = re.compile(r"^[A-Za-z0-9._-]+$")
@@ -32,6 +39,16 @@ _NAME = re.compile(r"^[A-Za-z0-9._-]+$")
 def _check_callable(fn: Any, what: str) -> None:
     if not callable(fn):
         raise TopologyError(f"{what} must be a function, got {type(fn).__name__}")
+
+
+def check_store(store: str | None, store_type: str | None) -> None:
+    if store_type is not None and store_type not in STORE_TYPES:
+        raise TopologyError(f"store_type {store_type!r} is not one of {', '.join(STORE_TYPES)}")
+    if store is not None and not _NAME.match(store):
+        raise TopologyError(
+            f"store name {store!r} may hold only letters, digits, '.', '_' and '-' "
+            "(it names the changelog topic and the SQLite file)"
+        )
 
 
 class KStream:
@@ -113,6 +130,19 @@ class KStream:
             keep_value_serde=False,
         )
 
+    def select_key(self, selector: Callable[[Any, Any], Any], name: str | None = None) -> KStream:
+        """A new key ``selector(key, value)`` for each record, the value unchanged; a later join
+        or ``group_by_key`` repartitions (Kafka Streams' ``selectKey``)."""
+        _check_callable(selector, "select_key's function")
+        return self._then(
+            "key_select",
+            "KSTREAM-KEY-SELECT",
+            name,
+            fn=selector,
+            key_changed=True,
+            keep_key_serde=False,
+        )
+
     def peek(self, action: Callable[[Any, Any], None], name: str | None = None) -> KStream:
         """Call ``action(key, value)`` for each record (printing, counting) and pass it on."""
         _check_callable(action, "peek's action")
@@ -168,12 +198,72 @@ class KStream:
             name=None,
         )
 
+    # -- joins -----------------------------------------------------------------------------
+    def join(
+        self,
+        table: KTable,
+        joiner: Callable[[Any, Any], Any],
+        name: str | None = None,
+        key: Any = None,
+    ) -> KStream:
+        """Enrich each record with the table's current value for its key: ``joiner(value,
+        table_value)`` becomes the new value; records whose key the table lacks are dropped
+        (an inner join). The stream and the table must be co-partitioned (same key, same
+        partition count); if a step before changed the key, the stream is repartitioned first.
+        ``key``: the serde of that repartition topic's key.
+
+        >>> customers = app.table("customers")                          # doctest: +SKIP
+        >>> (app.stream("orders")
+        ...     .select_key(lambda order_id, order: order["customerId"])
+        ...     .join(customers, lambda order, customer: {**order, "tier": customer["tier"]})
+        ...     .to("orders-enriched"))                                  # doctest: +SKIP
+        """
+        return self._join(table, joiner, False, name, key)
+
+    def left_join(
+        self,
+        table: KTable,
+        joiner: Callable[[Any, Any], Any],
+        name: str | None = None,
+        key: Any = None,
+    ) -> KStream:
+        """As :meth:`join`, but a record whose key the table lacks is kept: ``joiner(value,
+        None)``."""
+        return self._join(table, joiner, True, name, key)
+
+    def _join(
+        self,
+        table: KTable,
+        joiner: Callable[[Any, Any], Any],
+        left: bool,
+        name: str | None,
+        key: Any,
+    ) -> KStream:
+        if not isinstance(table, KTable) or table._topology is not self._topology:
+            raise TopologyError("join() takes a table of the same app (app.table(topic))")
+        if table.windows is not None:
+            raise TopologyError("a stream cannot be joined with a windowed table")
+        _check_callable(joiner, "the joiner")
+        t = self._topology
+        node = self._node
+        key_serde = key or self._key_serde
+        if self._key_changed:
+            # as Kafka Streams does: the new key must be in the partition of the table's key
+            node = t.repartition(node, name or node.name, name, key_serde, self._value_serde)
+        op, prefix = ("left_join", "KSTREAM-LEFTJOIN") if left else ("join", "KSTREAM-JOIN")
+        joined = t.add("processor", op, prefix, [node], name=name, args={"joiner": joiner})
+        joined.stores.append(table.store_name)
+        return KStream(t, joined, key_serde, None)
+
     # -- output ----------------------------------------------------------------------------
     def to(self, topic: str, key: Any = None, value: Any = None, name: str | None = None) -> None:
         """Write every record to ``topic`` (created with the input's partition count if it
-        does not exist). ``key``/``value``: serdes, default the app's."""
+        does not exist). ``key``/``value``: serdes, default the app's (a windowed key is
+        written as ``<key>@<start>/<end>``)."""
         if not topic or not isinstance(topic, str):
             raise TopologyError(f"to() needs a topic name, got {topic!r}")
+        if key is None and isinstance(self._key_serde, WindowedSerde):
+            key = self._key_serde
         self._topology.add(
             "sink",
             "sink",
@@ -210,39 +300,8 @@ class KGroupedStream:
             return self._node
         if self._source is None:
             # Kafka Streams names the topic after the first store: <app-id>-<store>-repartition.
-            base = self._name or store
-            t = self._topology
-            args = {"key_serde": self._key_serde, "value_serde": self._value_serde}
-            sink_index, filter_index, source_index = (t.next_index() for _ in range(3))
-            drop = t.add(
-                "processor",
-                "drop_null_key",
-                "KSTREAM-FILTER",
-                [self._node],
-                index=filter_index,
-                name=f"{self._name}-repartition-filter" if self._name else None,
-            )
-            t.add(
-                "sink",
-                "sink",
-                "KSTREAM-SINK",
-                [drop],
-                index=sink_index,
-                name=f"{self._name}-repartition-sink" if self._name else None,
-                topic=f"{base}-repartition",
-                internal=True,
-                args=args,
-            )
-            self._source = t.add(
-                "source",
-                "source",
-                "KSTREAM-SOURCE",
-                [],
-                index=source_index,
-                name=f"{self._name}-repartition-source" if self._name else None,
-                topic=f"{base}-repartition",
-                internal=True,
-                args=args,
+            self._source = self._topology.repartition(
+                self._node, self._name or store, self._name, self._key_serde, self._value_serde
             )
         return self._source
 
@@ -254,15 +313,10 @@ class KGroupedStream:
         value: Any,
         key: Any,
         args: dict[str, Any],
+        windows: TimeWindows | None = None,
     ) -> KTable:
         t = self._topology
-        if store_type is not None and store_type not in STORE_TYPES:
-            raise TopologyError(f"store_type {store_type!r} is not one of {', '.join(STORE_TYPES)}")
-        if store is not None and not _NAME.match(store):
-            raise TopologyError(
-                f"store name {store!r} may hold only letters, digits, '.', '_' and '-' "
-                "(it names the changelog topic and the SQLite file)"
-            )
+        check_store(store, store_type)
         agg_index = t.next_index()
         store = store or f"KSTREAM-AGGREGATE-STATE-STORE-{t.next_index():010d}"
         if store in t.stores:
@@ -273,8 +327,9 @@ class KGroupedStream:
         node = t.add("processor", op, "KSTREAM-AGGREGATE", [source], index=agg_index, args=args)
         node.stores.append(store)
         key_serde = key or self._key_serde
-        t.add_store(StoreSpec(store, store_type, key_serde, value or STATE_SERDE, node))
-        return KTable(t, node, store, key_serde)
+        spec = StoreSpec(store, store_type, key_serde, value or STATE_SERDE, node, windows=windows)
+        t.add_store(spec)
+        return KTable(t, node, store, key_serde, windows)
 
     def aggregate(
         self,
@@ -325,6 +380,111 @@ class KGroupedStream:
             {"initializer": _zero, "aggregator": _plus_one},
         )
 
+    def windowed_by(self, windows: TimeWindows, late: LatePolicy = "drop") -> TimeWindowedKStream:
+        """Aggregate per key *and* time window (event time: the record timestamps, or the
+        ``timestamp=`` of ``app.stream``). ``late``: what becomes of a record that arrives
+        after its window closed (stream time past ``end + grace``): ``"drop"`` counts it in
+        ``app.metrics.late`` and logs it, ``"on_error"`` also hands it to the app's error
+        handler (to route it to a dead-letter topic, or to stop).
+
+        >>> from labkit.streams import TimeWindows
+        >>> (app.stream("orders", timestamp=lambda k, o: o["createdAt"])
+        ...     .group_by(lambda k, o: o["customerId"])
+        ...     .windowed_by(TimeWindows.tumbling(60_000, grace=10_000))
+        ...     .count(store="orders-per-minute", emit="close")
+        ...     .to("orders-per-minute"))                                # doctest: +SKIP
+        """
+        if not isinstance(windows, TimeWindows):
+            raise TopologyError(
+                "windowed_by() takes TimeWindows.tumbling(size, grace) or "
+                "TimeWindows.hopping(size, advance, grace)"
+            )
+        check_options("update", late)
+        return TimeWindowedKStream(self, windows, late)
+
+
+class TimeWindowedKStream:
+    """A grouped stream cut into time windows, waiting for an aggregation (one value per key
+    and window, kept in a window store)."""
+
+    def __init__(self, grouped: KGroupedStream, windows: TimeWindows, late: LatePolicy) -> None:
+        self._grouped = grouped
+        self.windows = windows
+        self.late = late
+
+    def _windowed(
+        self,
+        op: str,
+        store: str | None,
+        store_type: str | None,
+        value: Any,
+        key: Any,
+        emit: Emit,
+        args: dict[str, Any],
+    ) -> KTable:
+        check_options(emit, self.late)
+        args = {**args, "windows": self.windows, "emit": emit, "late": self.late}
+        return self._grouped._table(op, store, store_type, value, key, args, self.windows)
+
+    def aggregate(
+        self,
+        initializer: Callable[[], Any],
+        aggregator: Callable[[Any, Any, Any], Any],
+        store: str | None = None,
+        store_type: str | None = None,
+        value: Any = None,
+        key: Any = None,
+        emit: Emit = "update",
+    ) -> KTable:
+        """A windowed table of ``aggregator(key, value, aggregate)`` per key and window.
+        ``emit="update"`` sends every change downstream (the latest per window at each commit
+        when the store caches), ``emit="close"`` sends each window once, final, when it closes.
+        """
+        _check_callable(initializer, "aggregate's initializer")
+        _check_callable(aggregator, "aggregate's aggregator")
+        return self._windowed(
+            "window_aggregate",
+            store,
+            store_type,
+            value,
+            key,
+            emit,
+            {"initializer": initializer, "aggregator": aggregator},
+        )
+
+    def reduce(
+        self,
+        reducer: Callable[[Any, Any], Any],
+        store: str | None = None,
+        store_type: str | None = None,
+        value: Any = None,
+        key: Any = None,
+        emit: Emit = "update",
+    ) -> KTable:
+        """A windowed table of ``reducer(aggregate, value)``; a window's first value starts it."""
+        _check_callable(reducer, "reduce's reducer")
+        return self._windowed(
+            "window_reduce", store, store_type, value, key, emit, {"reducer": reducer}
+        )
+
+    def count(
+        self,
+        store: str | None = None,
+        store_type: str | None = None,
+        key: Any = None,
+        emit: Emit = "update",
+    ) -> KTable:
+        """How many records each key has in each window."""
+        return self._windowed(
+            "window_aggregate",
+            store,
+            store_type,
+            None,
+            key,
+            emit,
+            {"initializer": _zero, "aggregator": _plus_one},
+        )
+
 
 def _zero() -> int:
     return 0
@@ -335,18 +495,31 @@ def _plus_one(key: Any, value: Any, count: int) -> int:
 
 
 class KTable:
-    """The latest value per key, kept in a state store; its updates form a changelog stream."""
+    """The latest value per key, kept in a state store; its updates form a changelog stream.
 
-    def __init__(self, topology: Topology, node: Node, store: str, key_serde: Any) -> None:
+    A windowed table (from ``windowed_by``) holds one value per key and window; its stream's
+    keys are :class:`~labkit.streams.Windowed` ``(key, start, end)``.
+    """
+
+    def __init__(
+        self,
+        topology: Topology,
+        node: Node,
+        store: str,
+        key_serde: Any,
+        windows: TimeWindows | None = None,
+    ) -> None:
         self._topology = topology
         self._node = node
         self.store_name = store
         self._key_serde = key_serde
+        self.windows = windows
 
     def to_stream(self, name: str | None = None) -> KStream:
         """The table's updates as a stream of ``(key, new value)`` records."""
         node = self._topology.add("processor", "pass", "KTABLE-TOSTREAM", [self._node], name=name)
-        return KStream(self._topology, node, self._key_serde, None)
+        key_serde = self._key_serde if self.windows is None else WindowedSerde(self._key_serde)
+        return KStream(self._topology, node, key_serde, None)
 
     def to(self, topic: str, key: Any = None, value: Any = None) -> None:
         """Write the table's updates to ``topic``: ``to_stream().to(topic)``."""

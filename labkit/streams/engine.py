@@ -40,7 +40,7 @@ from labkit.streams.exceptions import (
 from labkit.streams.producer import StreamsProducer
 from labkit.streams.serdes import serde_for
 from labkit.streams.stores import KeyValueStore, open_store
-from labkit.streams.task import Task, task_id
+from labkit.streams.task import Task, parse_stream_time, task_id
 from labkit.streams.task import TopicPartition as TP
 from labkit.streams.topics import Plan
 
@@ -68,7 +68,9 @@ class Metrics:
     fenced: int = 0
     rebalances: int = 0
     restored: int = 0
+    restore_seconds: float = 0.0
     dropped: int = 0
+    late: int = 0  # records that came after one of their time windows had closed
     errors_continued: int = 0
     by_topic: Counter = field(default_factory=Counter)
 
@@ -116,7 +118,9 @@ class Engine:
         self.defaults = (self.config.key_serde, self.config.value_serde)
         self.internal_topics = set(self.topology.repartition_topics())
         self.external_topics = set(self.topology.external_source_topics())
-        self.changelog_topics = {self.topology.changelog_topic(s) for s in self.topology.stores}
+        self.changelog_topics = {
+            self.topology.changelog_topic(s) for s in self.topology.logged_stores()
+        }
         self.sub_of_topic = {
             self.topology.topic(src): sub for sub in self.subtopologies for src in sub.sources
         }
@@ -180,19 +184,36 @@ class Engine:
         offsets = {
             (tp.topic, tp.partition): (tp.offset if tp.offset >= 0 else None) for tp in committed
         }
+        stream_times = {
+            (tp.topic, tp.partition): parse_stream_time(tp.metadata) for tp in committed
+        }
         wanted: dict[str, list[TP]] = {}
         for tp in partitions:
             sub = self.sub_of_topic[tp.topic]
             wanted.setdefault(task_id(sub.id, tp.partition), []).append((tp.topic, tp.partition))
         new = [tid for tid in sorted(wanted) if tid not in self.tasks]
         self._restore(new)
+        moved: dict[TP, int] = {}
         for tid, tps in sorted(wanted.items()):
             task = self.tasks.get(tid) or self._create_task(tid)
             for tp in tps:
-                task.committed_offsets[tp] = offsets.get(tp)
-                task.next_offsets[tp] = offsets.get(tp)
+                start = offsets.get(tp)
+                table = task.table_store(tp[0])
+                if table is not None:
+                    # The table's store was just brought up to its topic's end: read on from
+                    # there (records before it are in the store already).
+                    checkpoint = table.checkpoint()
+                    if checkpoint is not None and (start is None or checkpoint > start):
+                        start = moved[tp] = checkpoint
+                task.committed_offsets[tp] = start
+                task.next_offsets[tp] = start
                 self.task_by_tp[tp] = task
                 self.at_end.discard(tp)
+            task.set_stream_time(max(stream_times.get(tp, -1) for tp in tps))
+        if moved:
+            for tp in partitions:
+                tp.offset = moved.get((tp.topic, tp.partition), tp.offset)
+            consumer.assign(partitions)
         self.app._keep_stores({s for t in self.tasks.values() for s in t.stores.values()})
         self.assigned = True
         log.info(
@@ -211,6 +232,7 @@ class Engine:
         started = time.monotonic()
         n = self.restorer.restore([(s, self.plan.topic_ids.get(s.changelog_topic)) for s in stores])
         self.metrics.restored += n
+        self.metrics.restore_seconds += time.monotonic() - started
         log.info(
             "%s: %d store partition(s) ready, %d changelog record(s) restored in %.2f s",
             self.config.app_id,
@@ -228,7 +250,8 @@ class Engine:
         stores = {}
         for name in sub.store_names:
             store = self._store(name, tid)
-            store.attach(self._send_changelog, caching=self.config.cache_max_keys > 0)
+            logged = self.topology.stores[name].source_topic is None
+            store.attach(self._send_changelog, self.config.cache_max_keys > 0, logged)
             stores[name] = store
         task = Task(sub, partition, self.topology, stores, self, self.defaults)
         self.tasks[tid] = task
@@ -249,6 +272,7 @@ class Engine:
                 serde_for(spec.value_serde, None),
                 self.config.app_state_dir(),
                 meta={"app_id": self.config.app_id},
+                windows=spec.windows,
             )
             self.app._stores[(name, tid)] = store
         return store
@@ -351,7 +375,7 @@ class Engine:
         for task in tasks:
             task.flush()
         offsets = [
-            TopicPartition(t, p, o)
+            TopicPartition(t, p, o, metadata=task.offset_metadata)
             for task in tasks
             for (t, p), o in task.offsets_to_commit().items()
         ]

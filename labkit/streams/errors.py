@@ -1,7 +1,8 @@
 """What happens to a record that cannot be processed: the error-handler hook.
 
 Every failure - a key or value that does not deserialize, a function of the topology that raises,
-an output that does not serialize - reaches the app's ``on_error`` handler with an
+an output that does not serialize, a record too late for its time window when the windowed
+aggregation says ``late="on_error"`` (stage ``"late"``) - reaches the app's ``on_error`` handler with an
 :class:`ErrorContext` naming the record (topic, partition, offset) and the processor. The handler
 returns ``"fail"`` (the default, :func:`log_and_fail`): the app aborts what it has not committed
 and stops with a :class:`~labkit.streams.RecordProcessingError`. It returns ``"continue"`` only
@@ -25,7 +26,7 @@ from typing import Any, Literal
 log = logging.getLogger("labkit.streams")
 
 ErrorAction = Literal["fail", "continue"]
-Stage = Literal["deserialize_key", "deserialize_value", "process"]
+Stage = Literal["deserialize_key", "deserialize_value", "process", "late"]
 
 #: produce(topic, key, value, headers): raw bytes through the app's producer
 RawSender = Callable[[str, "bytes | None", "bytes | None", "list[tuple[str, bytes]] | None"], None]
@@ -59,6 +60,7 @@ class ErrorContext:
             "deserialize_key": "cannot deserialize the key of",
             "deserialize_value": "cannot deserialize the value of",
             "process": "cannot process",
+            "late": "cannot add to its time window(s)",
         }[self.stage]
         exc = self.exception
         return (

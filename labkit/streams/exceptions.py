@@ -18,6 +18,16 @@ class TopologyError(StreamsError):
     """The topology is not valid (a topic read twice, an empty app, a bad argument)."""
 
 
+class CoPartitioningError(TopologyError):
+    """Topics read by one task (a stream and the table it joins) have different partition
+    counts, so equal keys would not meet in one task."""
+
+
+class LateRecordError(StreamsError):
+    """A record arrived after its time window had closed (stream time past end + grace); what
+    the error handler sees for a late record of ``windowed_by(..., late="on_error")``."""
+
+
 class MissingSourceTopicError(StreamsError):
     """A topic the app reads from does not exist."""
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from labkit.streams.stores.base import KeyValueStore
+from labkit.streams.windows import Windowed
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -87,3 +88,70 @@ class StoreView:
     def __repr__(self) -> str:
         parts = ", ".join(str(p) for p in self.partitions) or "none yet (run the app first)"
         return f"<StoreView {self.name!r}: {len(self)} key(s), partitions {parts}>"
+
+
+class WindowStoreView(StoreView):
+    """A window store's committed contents: one value per key and window.
+
+    >>> view = app.store("orders-per-minute")                       # doctest: +SKIP
+    >>> view.fetch("C0001", time_from=1767225600000)                 # doctest: +SKIP
+    [(Windowed(key='C0001', start=1767225600000, end=1767225660000), 3), ...]
+    >>> view.to_dataframe()           # columns key, start, end, value  # doctest: +SKIP
+    """
+
+    def __init__(self, name: str, stores: list[KeyValueStore], size_ms: int) -> None:
+        super().__init__(name, stores)
+        self.size_ms = size_ms
+
+    def _windowed(self, key: Any, start: int) -> Windowed:
+        return Windowed(key, start, start + self.size_ms)
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        """The value of one window: ``get(("C0001", start))`` or ``get(Windowed(...))``."""
+        if not isinstance(key, tuple) or len(key) not in (2, 3):
+            raise TypeError(
+                f"{self.name!r} is a window store: get((key, window_start)); "
+                "fetch(key, time_from, time_to) reads a time range"
+            )
+        return super().get((key[0], key[1]), default)
+
+    def fetch(
+        self, key: Any, time_from: int | None = None, time_to: int | None = None
+    ) -> list[tuple[Windowed, Any]]:
+        """``key``'s windows that start in ``[time_from, time_to]`` (epoch ms), oldest first."""
+        rows = [
+            (self._windowed(key, start), value)
+            for store in self._stores
+            for start, value in store.fetch(key, time_from, time_to)  # type: ignore[attr-defined]
+        ]
+        return sorted(rows, key=lambda kv: kv[0].start)
+
+    def fetch_all(
+        self, time_from: int | None = None, time_to: int | None = None
+    ) -> list[tuple[Windowed, Any]]:
+        """Every key's windows that start in ``[time_from, time_to]``, by key then start."""
+        return _sorted(
+            [
+                (self._windowed(key, start), value)
+                for store in self._stores
+                for key, start, value in store.fetch_all(time_from, time_to)  # type: ignore[attr-defined]
+            ]
+        )
+
+    def items(self) -> list[tuple[Windowed, Any]]:
+        """All ``(Windowed(key, start, end), value)`` pairs, by key then start."""
+        return self.fetch_all()
+
+    def to_dataframe(self) -> pd.DataFrame:
+        """One row per key and window: columns ``key``, ``start``, ``end`` (epoch ms) and
+        ``value`` (or the value's fields when every value is a dict)."""
+        import pandas as pd
+
+        rows = self.items()
+        if rows and all(isinstance(v, dict) for _, v in rows):
+            return pd.DataFrame(
+                [{"key": w.key, "start": w.start, "end": w.end, **v} for w, v in rows]
+            )
+        return pd.DataFrame(
+            [(w.key, w.start, w.end, v) for w, v in rows], columns=["key", "start", "end", "value"]
+        )

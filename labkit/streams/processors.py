@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from labkit.serdes import Serde
-from labkit.streams.exceptions import TransactionError
+from labkit.streams.exceptions import RecordProcessingError, TransactionError
 from labkit.streams.stores.base import KeyValueStore
 
 if TYPE_CHECKING:
@@ -29,6 +29,10 @@ class NodeFailure(Exception):
         super().__init__(node, error)
         self.node = node
         self.error = error
+
+
+# raised inside a processor and handled by the task or the engine, not by the error handler
+PASS_THROUGH = (NodeFailure, TransactionError, RecordProcessingError)
 
 
 class RecordContext:
@@ -66,7 +70,7 @@ class Processor:
         for child in self.children:
             try:
                 child.process(key, value, rc)
-            except (NodeFailure, TransactionError):
+            except PASS_THROUGH:
                 raise
             except Exception as exc:
                 raise NodeFailure(child.name, exc) from exc
@@ -76,11 +80,20 @@ class Processor:
 
 
 class SourceProcessor(Processor):
-    def __init__(self, name: str, task: Task, topic: str, key_serde: Serde, value_serde: Serde):
+    def __init__(
+        self,
+        name: str,
+        task: Task,
+        topic: str,
+        key_serde: Serde,
+        value_serde: Serde,
+        timestamp: Callable[[Any, Any], int] | None = None,
+    ):
         super().__init__(name, task)
         self.topic = topic
         self.key_serde = key_serde
         self.value_serde = value_serde
+        self.timestamp = timestamp  # event time from the record, instead of Kafka's timestamp
 
 
 class FunctionProcessor(Processor):
@@ -140,7 +153,7 @@ class BranchProcessor(Processor):
             if fn(key, value):
                 try:
                     child.process(key, value, rc)
-                except (NodeFailure, TransactionError):
+                except PASS_THROUGH:
                     raise
                 except Exception as exc:
                     raise NodeFailure(child.name, exc) from exc
@@ -196,6 +209,44 @@ class TableProcessor(Processor):
         for key, value, timestamp in self.store.flush_dirty():
             if self.children:
                 self.forward(key, value, RecordContext(None, None, None, timestamp, None))
+
+
+class TableSourceProcessor(TableProcessor):
+    """``app.table(topic)``: each record is the key's new row (None deletes it)."""
+
+    def process(self, key: Any, value: Any, rc: RecordContext) -> None:
+        if key is None:
+            self.task.dropped(rc, "a table record needs a key")
+            return
+        self.store.put(key, value, rc.timestamp)
+        if not self.store.caching and self.children:
+            self.forward(key, value, RecordContext(None, None, None, rc.timestamp, None))
+
+
+class StreamTableJoinProcessor(Processor):
+    """A stream record meets the table's current row for its key: ``joiner(value, row)``."""
+
+    def __init__(
+        self,
+        name: str,
+        task: Task,
+        store: KeyValueStore,
+        joiner: Callable[[Any, Any], Any],
+        left: bool,
+    ) -> None:
+        super().__init__(name, task)
+        self.store = store
+        self.joiner = joiner
+        self.left = left
+
+    def process(self, key: Any, value: Any, rc: RecordContext) -> None:
+        if key is None:  # Kafka Streams drops these too: no row can match
+            self.task.dropped(rc, "a stream-table join needs a key")
+            return
+        row = self.store.get(key)
+        if row is None and not self.left:
+            return  # an inner join: no row, no output
+        self.forward(key, self.joiner(value, row), rc)
 
 
 class AggregateProcessor(TableProcessor):

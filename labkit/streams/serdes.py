@@ -20,6 +20,7 @@ import json
 from typing import Any
 
 from labkit.serdes import Serde, SerdeError, resolve
+from labkit.streams.windows import WindowedSerde
 
 
 def _encode(value: Any) -> Any:
@@ -72,6 +73,10 @@ STATE_SERDE = StateSerde()
 def serde_for(spec: Any, fallback: Any) -> Serde:
     """``spec`` resolved; ``None`` means ``fallback`` (itself a name or a serde)."""
     chosen = fallback if spec is None else spec
+    if isinstance(chosen, WindowedSerde):
+        if hasattr(chosen.inner, "serialize"):
+            return chosen
+        return WindowedSerde(serde_for(chosen.inner, fallback))  # the app's key serde inside
     if isinstance(chosen, str) and chosen == STATE_SERDE.name:
         return STATE_SERDE
     return resolve(chosen)

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from confluent_kafka import Message
 
-from labkit.streams.exceptions import StreamsError
+from labkit.streams.exceptions import LateRecordError, StreamsError
 from labkit.streams.processors import (
     SIMPLE,
     AggregateProcessor,
@@ -24,11 +24,14 @@ from labkit.streams.processors import (
     ReduceProcessor,
     SinkProcessor,
     SourceProcessor,
+    StreamTableJoinProcessor,
     TableProcessor,
+    TableSourceProcessor,
 )
 from labkit.streams.serdes import serde_for
 from labkit.streams.stores.base import KeyValueStore
 from labkit.streams.topology import Node, SubTopology, Topology
+from labkit.streams.windowed import WindowedAggregateProcessor
 
 if TYPE_CHECKING:
     from labkit.streams.engine import Engine
@@ -36,6 +39,23 @@ if TYPE_CHECKING:
 log = logging.getLogger("labkit.streams")
 
 TopicPartition = tuple[str, int]
+
+LATE_LOG_LIMIT = 10  # late records logged one by one per task; then every 1,000th
+_STREAM_TIME = "labkit.stream_time="
+
+
+def stream_time_metadata(stream_time: int) -> str:
+    """The committed offsets' metadata: the task's stream time (as Kafka Streams keeps it)."""
+    return f"{_STREAM_TIME}{stream_time}"
+
+
+def parse_stream_time(metadata: str | None) -> int:
+    if metadata and metadata.startswith(_STREAM_TIME):
+        try:
+            return int(metadata[len(_STREAM_TIME) :])
+        except ValueError:
+            pass
+    return -1
 
 
 def task_id(subtopology: int, partition: int) -> str:
@@ -58,9 +78,14 @@ class Task:
         self.engine = engine
         self.stores = stores
         self.sources: dict[str, SourceProcessor] = {}
-        self.tables: list[TableProcessor] = []
+        self.tables: list[TableProcessor | WindowedAggregateProcessor] = []
+        self.windowed: list[WindowedAggregateProcessor] = []
         self.next_offsets: dict[TopicPartition, int | None] = {}
         self.committed_offsets: dict[TopicPartition, int | None] = {}
+        self.stream_time = -1  # the largest record timestamp seen; -1: none yet
+        self.committed_stream_time = -1
+        self.late_count = 0
+        self.current: Message | None = None  # the input record being processed
         processors = {id(n): self._build(n, topology, defaults) for n in sub.nodes}
         for node in sub.nodes:
             processors[id(node)].children = [processors[id(c)] for c in node.children]
@@ -73,29 +98,58 @@ class Task:
             value_serde = serde_for(node.args.get("value_serde"), value_default)
             if node.role == "sink":
                 return SinkProcessor(node.name, self, topic, key_serde, value_serde)
-            source = SourceProcessor(node.name, self, topic, key_serde, value_serde)
+            source = SourceProcessor(
+                node.name, self, topic, key_serde, value_serde, node.args.get("timestamp")
+            )
             self.sources[topic] = source
             return source
-        if node.op in SIMPLE:
-            return SIMPLE[node.op](node.name, self, node.args["fn"])
-        if node.op == "branch":
-            return BranchProcessor(node.name, self, node.args["fns"])
-        if node.op == "drop_null_key":
+        op, args = node.op, node.args
+        if op in SIMPLE:
+            return SIMPLE[op](node.name, self, args["fn"])
+        if op == "branch":
+            return BranchProcessor(node.name, self, args["fns"])
+        if op == "drop_null_key":
             return DropNullKeyProcessor(node.name, self)
-        if node.op == "pass":
+        if op == "pass":
             return Processor(node.name, self)
         store = self.stores[node.stores[0]]
-        table: TableProcessor
-        if node.op == "aggregate":
-            table = AggregateProcessor(
-                node.name, self, store, node.args["initializer"], node.args["aggregator"]
+        if op in ("join", "left_join"):
+            return StreamTableJoinProcessor(
+                node.name, self, store, args["joiner"], op == "left_join"
             )
-        elif node.op == "reduce":
-            table = ReduceProcessor(node.name, self, store, node.args["reducer"])
+        table: TableProcessor | WindowedAggregateProcessor
+        if op == "aggregate":
+            table = AggregateProcessor(
+                node.name, self, store, args["initializer"], args["aggregator"]
+            )
+        elif op == "reduce":
+            table = ReduceProcessor(node.name, self, store, args["reducer"])
+        elif op == "table_source":
+            table = TableSourceProcessor(node.name, self, store)
+        elif op in ("window_aggregate", "window_reduce"):
+            table = WindowedAggregateProcessor(
+                node.name,
+                self,
+                store,  # type: ignore[arg-type]
+                args["windows"],
+                args["emit"],
+                args["late"],
+                initializer=args.get("initializer"),
+                aggregator=args.get("aggregator"),
+                reducer=args.get("reducer"),
+            )
+            self.windowed.append(table)
         else:  # pragma: no cover - the DSL makes no other
-            raise StreamsError(f"unknown operation {node.op!r} in node {node.name}")
+            raise StreamsError(f"unknown operation {op!r} in node {node.name}")
         self.tables.append(table)
         return table
+
+    def table_store(self, topic: str) -> KeyValueStore | None:
+        """The store of the table read from ``topic``, if ``topic`` is a table's source."""
+        for store in self.stores.values():
+            if not store.logged and store.changelog_topic == topic:
+                return store
+        return None
 
     @property
     def partitions(self) -> list[TopicPartition]:
@@ -116,14 +170,22 @@ class Task:
             except Exception as exc:
                 self.engine.record_failed(self, msg, "deserialize_value", source.name, exc)
             else:
+                self.current = msg
                 ts_type, ts = msg.timestamp()
-                rc = RecordContext(
-                    topic, self.partition, msg.offset(), ts if ts_type else None, msg.headers()
-                )
+                ts = ts if ts_type else None
                 try:
-                    source.forward(key, value, rc)
-                except NodeFailure as failure:
-                    self.engine.record_failed(self, msg, "process", failure.node, failure.error)
+                    if source.timestamp is not None:
+                        ts = _event_time(source.timestamp(key, value))
+                except Exception as exc:
+                    self.engine.record_failed(self, msg, "process", source.name, exc)
+                else:
+                    if ts is not None and ts > self.stream_time:
+                        self.stream_time = ts
+                    rc = RecordContext(topic, self.partition, msg.offset(), ts, msg.headers())
+                    try:
+                        source.forward(key, value, rc)
+                    except NodeFailure as failure:
+                        self.engine.record_failed(self, msg, "process", failure.node, failure.error)
         self.next_offsets[(topic, self.partition)] = msg.offset() + 1
 
     def send(
@@ -141,6 +203,48 @@ class Task:
             rc.offset,
             reason,
         )
+
+    def late(
+        self,
+        node: Processor,
+        rc: RecordContext,
+        key: Any,
+        timestamp: int,
+        starts: list[int],
+        stream_time: int,
+    ) -> None:
+        """A record came after some of its windows had closed: count it, log it, and hand it
+        to the error handler when the aggregation asked for that."""
+        self.engine.metrics.late += 1
+        self.late_count += 1
+        assert isinstance(node, WindowedAggregateProcessor)
+        windows = ", ".join(f"[{s}, {s + node.size})" for s in starts)
+        message = (
+            f"late record: key {key!r}, timestamp {timestamp}, for window(s) {windows} that closed "
+            f"when stream time reached end + grace ({node.grace} ms); stream time is "
+            f"{stream_time}"
+        )
+        if node.late_to_handler and self.current is not None:
+            self.engine.record_failed(
+                self, self.current, "late", node.name, LateRecordError(message)
+            )
+        elif self.late_count <= LATE_LOG_LIMIT or self.late_count % 1000 == 0:
+            log.warning(
+                "%s: %s (topic %r, partition %s, offset %s); dropped (%d late so far in task %s)",
+                self.engine.config.app_id,
+                message,
+                rc.topic,
+                rc.partition,
+                rc.offset,
+                self.late_count,
+                self.id,
+            )
+
+    def set_stream_time(self, stream_time: int) -> None:
+        """The committed stream time (from the offsets' metadata), when the task starts."""
+        self.stream_time = self.committed_stream_time = stream_time
+        for processor in self.windowed:
+            processor.reset()
 
     # -- commit ----------------------------------------------------------------------------
     @property
@@ -170,15 +274,32 @@ class Task:
             if offset is not None and offset != self.committed_offsets.get(tp)
         }
 
+    @property
+    def offset_metadata(self) -> str | None:
+        return None if self.stream_time < 0 else stream_time_metadata(self.stream_time)
+
     def commit(self, changelog_offsets: dict[TopicPartition, int]) -> None:
         """Kafka took the commit: move the stores and the committed offsets forward."""
         for store in self.stores.values():
-            last = changelog_offsets.get((store.changelog_topic, store.partition))
-            store.commit(None if last is None else last + 1)
+            tp = (store.changelog_topic, store.partition)
+            if store.logged:
+                last = changelog_offsets.get(tp)
+                store.commit(None if last is None else last + 1)
+            else:  # a table: its checkpoint is the position in its source topic
+                store.commit(self.next_offsets.get(tp))
         self.committed_offsets.update(self.next_offsets)
+        self.committed_stream_time = self.stream_time
 
     def abort(self) -> None:
         """Forget everything since the last commit (the consumer is rewound separately)."""
         for store in self.stores.values():
             store.abort()
         self.next_offsets = dict(self.committed_offsets)
+        if self.windowed or self.stream_time != self.committed_stream_time:
+            self.set_stream_time(self.committed_stream_time)
+
+
+def _event_time(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"the timestamp function must return epoch milliseconds, got {value!r}")
+    return int(value)

@@ -13,9 +13,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from confluent_kafka import KafkaException, TopicCollection
+from confluent_kafka.admin import ConfigResource
 
-from labkit.streams.exceptions import InternalTopicError, MissingSourceTopicError, TopologyError
-from labkit.streams.topology import Topology
+from labkit.streams.exceptions import (
+    CoPartitioningError,
+    InternalTopicError,
+    MissingSourceTopicError,
+)
+from labkit.streams.topology import SubTopology, Topology
 
 log = logging.getLogger("labkit.streams")
 
@@ -46,6 +51,79 @@ def _existing(admin: Any) -> dict[str, int]:
     return {name: len(t.partitions) for name, t in metadata.topics.items() if t.error is None}
 
 
+def task_counts(
+    topology: Topology, subs: list[SubTopology], existing: dict[str, int]
+) -> dict[int, int]:
+    """Tasks per sub-topology. Topics one sub-topology reads must be co-partitioned (a stream
+    and the table it joins: a key is in the same partition of both). A sub-topology reading
+    external topics has their partition count, and the repartition topics it reads get that count
+    too (as Kafka Streams does); one reading only repartition topics takes its writers'."""
+    writer: dict[str, int] = {}  # repartition topic -> sub-topology writing it
+    for sub in subs:
+        for sink in sub.sinks:
+            if sink.internal:
+                writer[topology.topic(sink)] = sub.id
+    partitions: dict[int, int] = {}
+    for sub in subs:
+        external = {
+            topology.topic(s): existing[topology.topic(s)] for s in sub.sources if not s.internal
+        }
+        if len(set(external.values())) > 1:
+            raise CoPartitioningError(_not_copartitioned(topology, sub, external))
+        if external:
+            partitions[sub.id] = next(iter(external.values()))
+    for _ in range(len(subs) + 1):  # sub-topologies are built upstream first; loop to be safe
+        for sub in subs:
+            if sub.id in partitions:
+                continue
+            counts = [
+                partitions[writer[topology.topic(s)]]
+                for s in sub.sources
+                if s.internal and writer.get(topology.topic(s)) in partitions
+            ]
+            if counts:
+                partitions[sub.id] = max(counts)
+    return partitions
+
+
+def _not_copartitioned(topology: Topology, sub: SubTopology, counts: dict[str, int]) -> str:
+    shown = ", ".join(f"{t!r} has {n}" for t, n in sorted(counts.items(), key=lambda kv: -kv[1]))
+    joins = [n.name for n in sub.nodes if n.op in ("join", "left_join")]
+    what = f"joined in {joins[0]}" if joins else f"read together in sub-topology {sub.id}"
+    most = max(counts.values())
+    fewer = sorted(t for t, n in counts.items() if n != most)
+    return (
+        f"{topology.app_id}: topics {', '.join(map(repr, sorted(counts)))} are {what} but are not "
+        f"co-partitioned: {shown} partition(s), so a key's records are not in the same-numbered "
+        f"partition of each and would never meet. Give them the same partition count and key "
+        f"them alike (e.g. lab.topics.fresh({fewer[0]!r}, partitions={most}) and produce it "
+        "again), or re-key the stream with select_key() so that labkit repartitions it to match"
+    )
+
+
+def _warn_uncompacted(topology: Topology, admin: Any) -> None:
+    """A table read from a topic that is not compacted works, but its restore reads every
+    record ever written, and old rows may be deleted by retention: say so."""
+    tables = sorted({s.source_topic for s in topology.stores.values() if s.source_topic})
+    if not tables:
+        return
+    try:
+        futures = admin.describe_configs([ConfigResource("TOPIC", t) for t in tables])
+        for resource, future in futures.items():
+            policy = future.result(timeout=METADATA_TIMEOUT).get("cleanup.policy")
+            if policy is not None and "compact" not in str(policy.value):
+                log.warning(
+                    "%s: table topic %r has cleanup.policy=%s; a table's topic should be "
+                    "compacted (config={'cleanup.policy': 'compact'}) so that it keeps the "
+                    "latest row of every key and restores fast",
+                    topology.app_id,
+                    resource.name,
+                    policy.value,
+                )
+    except Exception as exc:  # only advice: never stop an app for it
+        log.debug("checking the table topics' cleanup.policy: %s", exc)
+
+
 def prepare(topology: Topology, topics: Any) -> Plan:
     """Check sources, create what is missing, return partition counts and changelog ids.
 
@@ -61,36 +139,17 @@ def prepare(topology: Topology, topics: Any) -> Plan:
             f"(topics: {shown}). Create it first, e.g. lab.topics.create({first!r}, "
             "partitions=3), and produce to it"
         )
+    _warn_uncompacted(topology, topics.admin)
     subs = topology.subtopologies()
     sub_of = {id(n): s.id for s in subs for n in s.nodes}
-    partitions: dict[int, int] = {}
-    writer: dict[str, int] = {}  # repartition topic -> sub-topology writing it
-    for sub in subs:
-        for sink in sub.sinks:
-            if sink.internal:
-                writer[topology.topic(sink)] = sub.id
-    for _ in range(len(subs) + 1):  # sub-topologies are built upstream first; loop to be safe
-        for sub in subs:
-            counts = set()
-            for source in sub.sources:
-                topic = topology.topic(source)
-                if not source.internal:
-                    counts.add(existing[topic])
-                elif writer.get(topic) in partitions:
-                    counts.add(partitions[writer[topic]])
-            if len(counts) > 1:
-                names = ", ".join(topology.topic(s) for s in sub.sources)
-                raise TopologyError(
-                    f"sub-topology {sub.id} reads topics with different partition counts "
-                    f"({names}); they must be co-partitioned"
-                )
-            if counts:
-                partitions[sub.id] = counts.pop()
+    partitions = task_counts(topology, subs, existing)
     plan = Plan(partitions)
+    reader = {topology.topic(src): sub.id for sub in subs for src in sub.sources if src.internal}
     wanted: list[tuple[str, int, dict[str, str]]] = []
-    for topic, sub_id in writer.items():
+    for topic, sub_id in reader.items():
         wanted.append((topic, partitions[sub_id], REPARTITION_CONFIG))
-    for name, spec in topology.stores.items():
+    for name in topology.logged_stores():
+        spec = topology.stores[name]
         wanted.append(
             (topology.changelog_topic(name), partitions[sub_of[id(spec.node)]], CHANGELOG_CONFIG)
         )

@@ -37,13 +37,20 @@ class Node:
 
 @dataclass(eq=False)
 class StoreSpec:
-    """A key-value store the topology declares (materialized by an aggregation)."""
+    """A store the topology declares (materialized by an aggregation or a table).
+
+    ``source_topic``: the store of ``app.table(topic)`` uses that topic as its changelog (Kafka
+    Streams' source-topic changelog), so nothing is written for it and it is never deleted as an
+    internal topic. ``windows``: the store is a window store (keys are ``(key, window start)``).
+    """
 
     name: str
     store_type: str | None  # None: the app's default
     key_serde: Any
     value_serde: Any
     node: Node
+    source_topic: str | None = None
+    windows: Any = None
 
 
 @dataclass
@@ -63,7 +70,8 @@ class SubTopology:
 
     @property
     def store_names(self) -> list[str]:
-        return [s for n in self.nodes for s in n.stores]
+        """Each store once, in the order the nodes name them (a join names its table's)."""
+        return list(dict.fromkeys(s for n in self.nodes for s in n.stores))
 
 
 class Topology:
@@ -127,8 +135,54 @@ class Topology:
         assert node.topic is not None
         return f"{self.app_id}-{node.topic}" if node.internal else node.topic
 
+    def repartition(
+        self, parent: Node, base: str, name: str | None, key_serde: Any, value_serde: Any
+    ) -> Node:
+        """End the sub-topology of ``parent`` at a sink to ``<app-id>-<base>-repartition`` and
+        return the source that reads it (records whose key is None are dropped before)."""
+        args = {"key_serde": key_serde, "value_serde": value_serde}
+        sink_index, filter_index, source_index = (self.next_index() for _ in range(3))
+        drop = self.add(
+            "processor",
+            "drop_null_key",
+            "KSTREAM-FILTER",
+            [parent],
+            index=filter_index,
+            name=f"{name}-repartition-filter" if name else None,
+        )
+        topic = f"{base}-repartition"
+        self.add(
+            "sink",
+            "sink",
+            "KSTREAM-SINK",
+            [drop],
+            index=sink_index,
+            name=f"{name}-repartition-sink" if name else None,
+            topic=topic,
+            internal=True,
+            args=args,
+        )
+        return self.add(
+            "source",
+            "source",
+            "KSTREAM-SOURCE",
+            [],
+            index=source_index,
+            name=f"{name}-repartition-source" if name else None,
+            topic=topic,
+            internal=True,
+            args=args,
+        )
+
     def changelog_topic(self, store: str) -> str:
+        spec = self.stores.get(store)
+        if spec is not None and spec.source_topic is not None:
+            return spec.source_topic
         return f"{self.app_id}-{store}-changelog"
+
+    def logged_stores(self) -> list[str]:
+        """Stores with a changelog topic of their own (not a table's source topic)."""
+        return [name for name, spec in self.stores.items() if spec.source_topic is None]
 
     def source_topics(self) -> list[str]:
         return [self.topic(n) for n in self.nodes if n.role == "source"]
@@ -140,7 +194,7 @@ class Topology:
         return [self.topic(n) for n in self.nodes if n.role == "source" and n.internal]
 
     def internal_topics(self) -> list[str]:
-        return self.repartition_topics() + [self.changelog_topic(s) for s in self.stores]
+        return self.repartition_topics() + [self.changelog_topic(s) for s in self.logged_stores()]
 
     def sink_topics(self) -> list[str]:
         return [self.topic(n) for n in self.nodes if n.role == "sink" and not n.internal]
@@ -150,6 +204,10 @@ class Topology:
         """Connected components of the graph, numbered in the order they were built."""
         seen: dict[int, int] = {}
         groups: list[list[Node]] = []
+        users: dict[str, list[Node]] = {}  # a store and the nodes that use it run in one task
+        for node in self.nodes:
+            for store in node.stores:
+                users.setdefault(store, []).append(node)
         for start in sorted(self.nodes, key=lambda n: n.index):
             if id(start) in seen:
                 continue
@@ -163,6 +221,8 @@ class Topology:
                 group.append(node)
                 stack.extend(node.children)
                 stack.extend(node.parents)
+                for store in node.stores:
+                    stack.extend(users[store])
             groups.append(sorted(group, key=lambda n: n.index))
         groups.sort(key=lambda g: g[0].index)
         return [SubTopology(i, g) for i, g in enumerate(groups)]
@@ -224,7 +284,7 @@ class TopologyDescription:
             lines.append("Internal topics:")
             for topic in t.repartition_topics():
                 lines.append(f"   {topic} (repartition)")
-            for store in t.stores:
+            for store in t.logged_stores():
                 lines.append(f"   {t.changelog_topic(store)} (changelog of {store}, compacted)")
         return lines
 

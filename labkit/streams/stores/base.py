@@ -46,16 +46,19 @@ class KeyValueStore(ABC):
         self.key_serde = key_serde
         self.value_serde = value_serde
         self.caching = True
+        self.logged = True  # False: the changelog is a table's source topic, written by others
         self._send: ChangelogSender | None = None
         self._uncommitted: dict[bytes, tuple[Any, Any, int | None]] = {}
         self._dirty: dict[bytes, None] = {}  # keys whose latest value is not yet logged
         self._logged: dict[bytes, bytes | None] = {}  # what this transaction wrote, serialized
         self._lock = threading.RLock()  # interactive queries read from other threads
 
-    def attach(self, send: ChangelogSender, caching: bool) -> None:
-        """Connect the store to a run's producer (called when its task is created)."""
+    def attach(self, send: ChangelogSender, caching: bool, logged: bool = True) -> None:
+        """Connect the store to a run's producer (called when its task is created).
+        ``logged=False``: nothing is sent; the changelog is the topic the store is read from."""
         self._send = send
         self.caching = caching
+        self.logged = logged
 
     # -- what processors call --------------------------------------------------------------
     def key_bytes(self, key: Any) -> bytes:
@@ -66,7 +69,10 @@ class KeyValueStore(ABC):
 
     def get(self, key: Any) -> Any:
         """The value for ``key`` including this commit interval's writes (None if absent)."""
-        kb = self.key_bytes(key)
+        return self.get_bytes(self.key_bytes(key))
+
+    def get_bytes(self, kb: bytes) -> Any:
+        """:meth:`get` for a key already serialized with :meth:`key_bytes`."""
         entry = self._uncommitted.get(kb)
         if entry is not None:
             return entry[1]
@@ -76,7 +82,10 @@ class KeyValueStore(ABC):
 
     def put(self, key: Any, value: Any, timestamp: int | None = None) -> None:
         """Write ``value`` (None deletes); logged at commit when caching, else at once."""
-        kb = self.key_bytes(key)
+        self.put_bytes(self.key_bytes(key), key, value, timestamp)
+
+    def put_bytes(self, kb: bytes, key: Any, value: Any, timestamp: int | None = None) -> None:
+        """:meth:`put` for a key already serialized with :meth:`key_bytes`."""
         self._uncommitted[kb] = (key, value, timestamp)
         if self.caching:
             self._dirty[kb] = None
@@ -104,6 +113,8 @@ class KeyValueStore(ABC):
     def _log(self, kb: bytes, value: Any) -> None:
         vb = None if value is None else self.value_serde.serialize(value, self.changelog_topic)
         self._logged[kb] = vb
+        if not self.logged:
+            return
         if self._send is None:
             raise RuntimeError(f"store {self.name!r} is not attached to a running app")
         self._send(self.changelog_topic, kb, vb, self.partition)

@@ -87,17 +87,26 @@ class SqliteStore(KeyValueStore):
         rows = self._conn.execute("SELECT key, value FROM kv ORDER BY key").fetchall()
         return ((from_column(k), from_column(v)) for k, v in rows)
 
-    def _write(self, batch: dict[bytes, bytes | None], checkpoint: int | None) -> None:
+    def _apply(self, batch: dict[bytes, bytes | None]) -> None:
+        """Upsert and delete ``batch`` (inside the caller's transaction)."""
         puts, deletes = split_batch(batch)
+        self._conn.executemany(
+            "INSERT INTO kv(key, value) VALUES (?, ?) "
+            "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            [(to_column(k), to_column(v)) for k, v in puts],
+        )
+        self._conn.executemany(
+            "DELETE FROM kv WHERE key = ?", [(to_column(k),) for (k,) in deletes]
+        )
+
+    def _clear(self) -> None:
+        self._conn.execute("DELETE FROM kv")
+
+    def _write(self, batch: dict[bytes, bytes | None], checkpoint: int | None) -> None:
         conn = self._conn
         conn.execute("BEGIN IMMEDIATE")
         try:
-            conn.executemany(
-                "INSERT INTO kv(key, value) VALUES (?, ?) "
-                "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                [(to_column(k), to_column(v)) for k, v in puts],
-            )
-            conn.executemany("DELETE FROM kv WHERE key = ?", [(to_column(k),) for (k,) in deletes])
+            self._apply(batch)
             if checkpoint is not None:
                 conn.execute(
                     "INSERT INTO checkpoint(changelog_topic, changelog_partition, next_offset) "
@@ -141,7 +150,7 @@ class SqliteStore(KeyValueStore):
     def wipe(self) -> None:
         with self._lock:
             self._conn.execute("BEGIN IMMEDIATE")
-            self._conn.execute("DELETE FROM kv")
+            self._clear()
             self._conn.execute("DELETE FROM checkpoint")
             self._conn.execute("COMMIT")
 

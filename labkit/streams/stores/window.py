@@ -1,0 +1,176 @@
+"""Window stores: one value per key and window, queried by key and time range.
+
+A window store is a key-value store whose keys are ``(key, window start)``: in the changelog and
+the uncommitted layer the key's serde bytes followed by the start as 8 big-endian bytes (as Kafka
+Streams' window stores lay out theirs). The SQLite backend keeps the start in a column of its own,
+``windows(key, start, value)``, so SQL can read a time range:
+
+>>> pd.read_sql("SELECT key, start, json_extract(value, '$') AS n FROM windows "
+...             "WHERE start >= 1767225600000 ORDER BY key, start", conn)   # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from labkit.serdes import Serde
+from labkit.streams.stores.base import KeyValueStore, split_batch
+from labkit.streams.stores.memory import MemoryStore
+from labkit.streams.stores.sqlite import SqliteStore, from_column, to_column
+
+_START = 8  # bytes of the window start at the end of a window-store key
+_NO_LIMIT = (-(2**63), 2**63 - 1)
+
+
+class WindowKeySerde:
+    """``(key, start)`` <-> the key's bytes followed by ``start`` as 8 big-endian bytes."""
+
+    def __init__(self, inner: Serde) -> None:
+        self.inner = inner
+        self.name = f"window({getattr(inner, 'name', type(inner).__name__)})"
+
+    def serialize(self, value: Any, topic: str) -> bytes:
+        key, start = value[0], value[1]
+        data = self.inner.serialize(key, topic)
+        if data is None:
+            raise ValueError("a window store cannot hold a None key")
+        return data + start.to_bytes(_START, "big")
+
+    def deserialize(self, data: bytes, topic: str) -> tuple[Any, int]:
+        return self.inner.deserialize(data[:-_START], topic), int.from_bytes(data[-_START:], "big")
+
+
+def split(kb: bytes) -> tuple[bytes, int]:
+    return kb[:-_START], int.from_bytes(kb[-_START:], "big")
+
+
+class WindowStore(KeyValueStore):
+    """What a window store adds: range reads of its committed state (any thread)."""
+
+    size_ms: int = 0
+
+    def fetch(
+        self, key: Any, time_from: int | None = None, time_to: int | None = None
+    ) -> list[tuple[int, Any]]:
+        """``(start, value)`` of ``key``'s windows starting in ``[time_from, time_to]``."""
+        assert isinstance(self.key_serde, WindowKeySerde)
+        prefix = self.key_serde.inner.serialize(key, self.changelog_topic)
+        topic = self.changelog_topic
+        return [
+            (start, self.value_serde.deserialize(v, topic))
+            for _, start, v in self._locked_range(prefix, time_from, time_to)
+        ]
+
+    def fetch_all(
+        self, time_from: int | None = None, time_to: int | None = None
+    ) -> list[tuple[Any, int, Any]]:
+        """``(key, start, value)`` of every window starting in ``[time_from, time_to]``."""
+        assert isinstance(self.key_serde, WindowKeySerde)
+        inner, topic = self.key_serde.inner, self.changelog_topic
+        return [
+            (inner.deserialize(k, topic), start, self.value_serde.deserialize(v, topic))
+            for k, start, v in self._locked_range(None, time_from, time_to)
+        ]
+
+    def _locked_range(
+        self, prefix: bytes | None, time_from: int | None, time_to: int | None
+    ) -> list[tuple[bytes, int, bytes]]:
+        lo = _NO_LIMIT[0] if time_from is None else time_from
+        hi = _NO_LIMIT[1] if time_to is None else time_to
+        with self._lock:
+            return self._range(prefix, lo, hi)
+
+    def _range(self, prefix: bytes | None, lo: int, hi: int) -> list[tuple[bytes, int, bytes]]:
+        """Committed ``(key bytes, start, value bytes)`` with ``lo <= start <= hi``, by key then
+        start; only ``prefix``'s windows when given."""
+        raise NotImplementedError
+
+    def describe(self) -> str:
+        return f"window {super().describe()}"
+
+
+class MemoryWindowStore(WindowStore, MemoryStore):
+    store_type = "memory"
+
+    def _range(self, prefix: bytes | None, lo: int, hi: int) -> list[tuple[bytes, int, bytes]]:
+        out = []
+        for kb, value in self._data.items():
+            key, start = split(kb)
+            if lo <= start <= hi and (prefix is None or key == prefix):
+                out.append((key, start, value))
+        out.sort(key=lambda row: (row[0], row[1]))
+        return out
+
+
+WINDOW_SCHEMA = """
+CREATE TABLE IF NOT EXISTS windows (
+    key NOT NULL, start INTEGER NOT NULL, value NOT NULL, PRIMARY KEY (key, start)
+);
+CREATE INDEX IF NOT EXISTS windows_by_start ON windows (start);
+"""
+
+
+class SqliteWindowStore(WindowStore, SqliteStore):
+    """The SQLite file holds ``windows(key, start, value)`` instead of ``kv``."""
+
+    store_type = "sqlite"
+
+    def __init__(self, *args, path: Path, meta: dict[str, str] | None = None, **kwargs) -> None:  # noqa: ANN002, ANN003
+        super().__init__(*args, path=path, meta=meta, **kwargs)
+        with self._lock:
+            self._conn.executescript(WINDOW_SCHEMA)
+
+    def _read(self, kb: bytes) -> bytes | None:
+        key, start = split(kb)
+        row = self._conn.execute(
+            "SELECT value FROM windows WHERE key = ? AND start = ?", (to_column(key), start)
+        ).fetchone()
+        return None if row is None else from_column(row[0])
+
+    def _scan(self) -> Iterator[tuple[bytes, bytes]]:
+        rows = self._conn.execute("SELECT key, start, value FROM windows ORDER BY key, start")
+        return (
+            (from_column(k) + s.to_bytes(_START, "big"), from_column(v))
+            for k, s, v in rows.fetchall()
+        )
+
+    def _range(self, prefix: bytes | None, lo: int, hi: int) -> list[tuple[bytes, int, bytes]]:
+        if prefix is None:
+            rows = self._conn.execute(
+                "SELECT key, start, value FROM windows WHERE start BETWEEN ? AND ? "
+                "ORDER BY key, start",
+                (lo, hi),
+            )
+        else:
+            rows = self._conn.execute(
+                "SELECT key, start, value FROM windows WHERE key = ? AND start BETWEEN ? AND ? "
+                "ORDER BY start",
+                (to_column(prefix), lo, hi),
+            )
+        return [(from_column(k), s, from_column(v)) for k, s, v in rows.fetchall()]
+
+    def _apply(self, batch: dict[bytes, bytes | None]) -> None:
+        puts, deletes = split_batch(batch)
+        rows = []
+        for kb, value in puts:
+            key, start = split(kb)
+            rows.append((to_column(key), start, to_column(value)))
+        self._conn.executemany(
+            "INSERT INTO windows(key, start, value) VALUES (?, ?, ?) "
+            "ON CONFLICT(key, start) DO UPDATE SET value = excluded.value",
+            rows,
+        )
+        gone = []
+        for (kb,) in deletes:
+            key, start = split(kb)
+            gone.append((to_column(key), start))
+        self._conn.executemany("DELETE FROM windows WHERE key = ? AND start = ?", gone)
+
+    def _clear(self) -> None:
+        self._conn.execute("DELETE FROM windows")
+
+    def __len__(self) -> int:
+        with self._lock:
+            return self._conn.execute("SELECT count(*) FROM windows").fetchone()[0]

@@ -1,0 +1,157 @@
+"""Tables and stream-table joins: enrich orders with customers, checked against a pandas merge.
+
+``app.table(topic)`` reads a compacted topic of customers into a store whose changelog is the
+topic itself; a stream of orders re-keyed by customerId is repartitioned to the table's partitions
+and joined. Sources read by one task must be co-partitioned: when they are not, the app refuses to
+start and says which topics differ and how to fix it.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+import labkit
+from labkit.streams import CoPartitioningError, StreamApp, TopologyError, read_table
+from labkit.streams.topics import task_counts
+
+COMPACTED = {"cleanup.policy": "compact"}
+
+
+def enrich(order, customer):
+    return {
+        "orderId": order["orderId"],
+        "amount": order["amount"],
+        "country": None if customer is None else customer["country"],
+        "tier": None if customer is None else customer["tier"],
+    }
+
+
+def merged(orders, customers, how: str) -> dict[str, dict]:
+    """The oracle: a pandas merge of orders with the latest row of each customer."""
+    frame = pd.DataFrame(orders)[["orderId", "customerId", "amount"]]
+    table = pd.DataFrame(customers).drop_duplicates("customerId", keep="last")
+    out = frame.merge(table[["customerId", "country", "tier"]], on="customerId", how=how)
+    out = out.astype(object).where(out.notna(), None)
+    return {
+        row["orderId"]: {k: row[k] for k in ("orderId", "amount", "country", "tier")}
+        for row in out.to_dict("records")
+    }
+
+
+def join_app(app, orders_topic, customers_topic, output, left=False, store="customers"):
+    customers = app.table(customers_topic, store=store)
+    by_customer = app.stream(orders_topic).select_key(lambda order_id, o: o["customerId"])
+    joined = (by_customer.left_join if left else by_customer.join)(customers, enrich)
+    joined.map(lambda customer_id, row: (row["orderId"], row)).to(output)
+    return app
+
+
+@pytest.mark.parametrize("left", [False, True], ids=["inner", "left"])
+def test_orders_enriched_with_customers_equal_a_pandas_merge(lab, topic_factory, make_app, left):
+    customers = labkit.data.customers(60, seed=4)
+    orders = labkit.data.orders(3_000, seed=5, customers=customers)
+    # Five customers are missing from the table, and two changed their tier and country after
+    # their first row: the join must see the latest row of each key.
+    missing = {c["customerId"] for c in customers[:5]}
+    rows = [c for c in customers if c["customerId"] not in missing]
+    updates = [{**rows[0], "tier": "gold", "country": "NL"}, {**rows[1], "tier": "silver"}]
+    # The table topic has 2 partitions, the orders 3: the re-keyed orders are repartitioned
+    # into 2 partitions to meet the table (Kafka Streams sizes the repartition topic the same).
+    table_topic = topic_factory("customers", partitions=2, config=COMPACTED)
+    lab.produce(table_topic, rows + updates, key="customerId")
+    source = topic_factory("orders", partitions=3)
+    lab.produce(source, orders, key="orderId")
+    output = topic_factory("orders-enriched", partitions=2)
+
+    app = join_app(make_app(guarantee="exactly_once"), source, table_topic, output, left=left)
+    result = app.run(until_idle=1.0, timeout=90)
+
+    expected = merged(orders, rows + updates, "left" if left else "inner")
+    assert read_table(lab, output) == expected
+    assert len(expected) == (
+        3_000 if left else 3_000 - sum(o["customerId"] in missing for o in orders)
+    )
+    assert result.input_records == 3_000  # the table was restored, not processed as input
+    assert app.metrics.restored == len(rows) + len(updates)
+    table = app.store("customers").to_dict()
+    assert table[rows[0]["customerId"]]["tier"] == "gold" and len(table) == len(rows)
+    assert app.topology.repartition_topics() == [
+        f"{app.app_id}-KSTREAM-KEY-SELECT-0000000003-repartition"
+    ]
+    assert len(lab.topics.describe(app.topology.repartition_topics()[0]).partitions) == 2
+
+
+def test_table_updates_while_running_and_a_restart_that_reads_no_row_twice(
+    lab, topic_factory, make_app, unique
+):
+    customers = labkit.data.customers(20, seed=6)
+    table_topic = topic_factory("customers", partitions=3, config=COMPACTED)
+    lab.produce(table_topic, customers, key="customerId")
+    source = topic_factory("orders", partitions=3)
+    output = topic_factory("enriched", partitions=3)
+    app_id = unique("join")
+    first = join_app(make_app(app_id, guarantee="exactly_once"), source, table_topic, output)
+    first.run(until_idle=1.0, timeout=60)
+    first.close()
+    assert first.metrics.restored == 20
+
+    # A customer changes country, another is deleted (a tombstone), then orders arrive.
+    moved = {**customers[3], "country": "IS"}
+    lab.produce(table_topic, [moved], key="customerId")
+    with lab.producer(serde="json") as producer:
+        producer.send(table_topic, None, key=customers[4]["customerId"])
+    orders = labkit.data.orders(500, seed=7, customers=customers)
+    lab.produce(source, orders, key="orderId")
+
+    again = join_app(make_app(app_id, guarantee="exactly_once"), source, table_topic, output)
+    result = again.run(until_idle=1.0, timeout=60)
+    # its SQLite store resumed at its checkpoint: only the two new rows were read
+    assert again.metrics.restored == 2 and result.input_records == 500
+    latest = [moved if c is customers[3] else c for c in customers if c is not customers[4]]
+    assert read_table(lab, output) == merged(orders, latest, "inner")
+    assert customers[4]["customerId"] not in again.store("customers").to_dict()
+    # reset() deletes the app's internal topics, never the table's own topic
+    again.close()
+    again.reset()
+    assert table_topic in lab.topics.list()
+
+
+def test_sources_that_are_not_co_partitioned_are_refused_before_processing(
+    lab, topic_factory, make_app
+):
+    table_topic = topic_factory("customers", partitions=2, config=COMPACTED)
+    source = topic_factory("orders-by-customer", partitions=3)
+    lab.produce(source, labkit.data.orders(10, seed=8), key="customerId")
+    app = make_app(guarantee="exactly_once")
+    customers = app.table(table_topic)
+    # keyed by customerId already, so no repartition: the two topics meet in one task
+    app.stream(source).join(customers, enrich).to(topic_factory("out", partitions=3))
+    with pytest.raises(CoPartitioningError) as info:
+        app.run(until_idle=1.0, timeout=30)
+    message = str(info.value)
+    assert f"{source!r} has 3" in message and f"{table_topic!r} has 2" in message
+    assert "not co-partitioned" in message and "KSTREAM-JOIN-0000000003" in message
+    assert f"lab.topics.fresh({table_topic!r}, partitions=3)" in message
+    assert "select_key()" in message
+    assert isinstance(info.value, TopologyError)
+    assert app.metrics.records == 0
+
+
+def test_join_topology_and_partition_counts_without_a_broker():
+    app = StreamApp("enrich", lab=None)
+    customers = app.table("customers", store="customers")
+    app.stream("orders").select_key(lambda k, o: o["customerId"]).join(customers, enrich).to("out")
+    text = str(app.describe())
+    assert "Processor: KTABLE-SOURCE-0000000001 (stores: [customers])" in text
+    assert "Processor: KSTREAM-JOIN-0000000007 (stores: [customers])" in text
+    # the table's topic is its changelog: no changelog topic is created, none is ever deleted
+    assert app.topology.internal_topics() == ["enrich-KSTREAM-KEY-SELECT-0000000003-repartition"]
+    assert app.topology.changelog_topic("customers") == "customers"
+    subs = app.topology.subtopologies()
+    assert [s.store_names for s in subs] == [["customers"], []]
+    assert task_counts(app.topology, subs, {"customers": 4, "orders": 6}) == {0: 4, 1: 6}
+    with pytest.raises(TopologyError, match="same app"):
+        StreamApp("other", lab=None).stream("x").join(customers, enrich)
+    with pytest.raises(TopologyError, match="already a source"):
+        app.table("orders")
