@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any
 
 from confluent_kafka import KafkaError, Message
@@ -61,19 +62,24 @@ class Producer:
         self._producer = _KafkaProducer(client_config(bootstrap_servers, merged))
         self.serde = resolve(serde)
         self.key_serde = resolve(key_serde, default="string")
-        self.acked: Counter[tuple[str, int]] = Counter()
-        self.failures: list[tuple[Any, KafkaError]] = []
+        self._acked: Counter[tuple[str, int]] = Counter()
+        self._failures: list[tuple[Any, KafkaError]] = []
+        self._on_delivery = _delivery_reports(self._acked, self._failures)
 
     @property
     def raw(self) -> _KafkaProducer:
         """The underlying confluent_kafka.Producer."""
         return self._producer
 
-    def _on_delivery(self, err: KafkaError | None, msg: Message) -> None:
-        if err is not None:
-            self.failures.append((msg.key(), err))
-        else:
-            self.acked[(msg.topic(), msg.partition())] += 1
+    @property
+    def acked(self) -> Counter[tuple[str, int]]:
+        """Acknowledged records per ``(topic, partition)``, as delivery reports came in."""
+        return self._acked
+
+    @property
+    def failures(self) -> list[tuple[Any, KafkaError]]:
+        """``(key, error)`` of every record whose delivery failed."""
+        return self._failures
 
     def send(
         self,
@@ -145,6 +151,27 @@ class Producer:
             self._producer.flush(5)
 
 
+def _delivery_reports(
+    acked: Counter[tuple[str, int]], failures: list[tuple[Any, KafkaError]]
+) -> Callable[[KafkaError | None, Message], None]:
+    """One delivery callback for every record of a producer.
+
+    Not a bound method: ``self._on_delivery`` would make a new object per record, which
+    confluent-kafka keeps until the report arrives; thousands of them in flight keep the garbage
+    collector busy (about 1 us a record). Nor a bound method made once: that would tie the
+    Producer into a reference cycle and keep librdkafka's handle and threads alive until a
+    collection. So a closure over the counters alone.
+    """
+
+    def on_delivery(err: KafkaError | None, msg: Message) -> None:
+        if err is not None:
+            failures.append((msg.key(), err))
+        else:
+            acked[(msg.topic(), msg.partition())] += 1
+
+    return on_delivery
+
+
 def key_function(key: KeySpec) -> Callable[[Any], Any]:
     """A function from a record to its key: a field name, a callable, or no key.
 
@@ -155,7 +182,7 @@ def key_function(key: KeySpec) -> Callable[[Any], Any]:
         return lambda record: None
     if callable(key):
         return key
-    return lambda record: record[key]
+    return itemgetter(key)
 
 
 def produce_all(
@@ -171,11 +198,12 @@ def produce_all(
     get_key = key_function(key)
     get_ts = key_function(timestamp) if timestamp is not None else None
     before = Counter(producer.acked)
+    send = producer.send
     count = 0
     for record in records:
         hdrs = headers(record) if callable(headers) else headers
         ts = get_ts(record) if get_ts else None
-        producer.send(topic, record, key=get_key(record), headers=hdrs, timestamp=ts)
+        send(topic, record, get_key(record), hdrs, None, ts)
         count += 1
     producer.flush(flush_timeout)
     delta = {p: n - before[(t, p)] for (t, p), n in producer.acked.items() if t == topic}

@@ -28,11 +28,13 @@ import io
 import numbers
 import struct
 import uuid
+import weakref
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import fastavro
 
+from labkit.schemas.compiled import Undecided, compile_prepare
 from labkit.schemas.exceptions import (
     DecodeError,
     RecordSerdeError,
@@ -93,7 +95,7 @@ def validate(value: Any, schema: AvroSchema) -> Any:
     ...
     labkit.schemas.exceptions.RecordValidationError: OrderItem: field quantity: expected int, ...
     """
-    return _Walker(schema).prepare(schema.schema, value, "")
+    return _preparer(schema)(value)
 
 
 def write_body(value: Any, schema: AvroSchema) -> bytes:
@@ -103,13 +105,70 @@ def write_body(value: Any, schema: AvroSchema) -> bytes:
     >>> write_body(3, parse_schema("int"))
     b'\\x06'
     """
-    prepared = validate(value, schema)
-    out = io.BytesIO()
-    try:
-        fastavro.schemaless_writer(out, schema.parsed, prepared)
-    except (ValueError, TypeError, AttributeError, KeyError, OverflowError) as exc:
-        raise RecordSerdeError(f"{schema.name}: value cannot be written as Avro: {exc}") from exc
-    return out.getvalue()
+    return _preparer(schema).write(value)
+
+
+class _Preparer:
+    """validate() and the Avro body for one schema: the compiled fast path, and the walker for
+    whatever it leaves undecided. Built once per schema object (see :func:`_preparer`).
+    """
+
+    def __init__(self, schema: AvroSchema) -> None:
+        # Not the AvroSchema itself: the cache in _preparer() lets go when the schema goes.
+        self.root, self.name, self.parsed = schema.schema, schema.name, schema.parsed
+        self.walker = walker = _Walker(schema)
+
+        def walk(node: Any, value: Any) -> Any:
+            return walker.prepare(node, value, "")
+
+        try:
+            self.fast = compile_prepare(schema.schema, walker.names, walk)
+            self.fast_wire = compile_prepare(schema.schema, walker.names, walk, wire=True)
+        except Exception:  # noqa: BLE001 - a schema the generator does not know: walker only
+            self.fast = self.fast_wire = _undecided
+
+    def __call__(self, value: Any) -> Any:
+        try:
+            return self.fast(value)
+        except Exception:  # noqa: BLE001, S110 - undecided: the walker decides or names the field
+            pass  # (called below, not here, so its error is not chained to this one)
+        return self.walker.prepare(self.root, value, "")
+
+    def write(self, value: Any) -> bytes:
+        """The validated Avro body of ``value`` (the per-record path: no more calls than needed)."""
+        try:
+            prepared = self.fast_wire(value)  # decimals already as their Avro bytes
+        except Exception:  # noqa: BLE001 - as in __call__
+            prepared = _UNDECIDED
+        if prepared is _UNDECIDED:  # the walker's Decimals fastavro converts itself
+            prepared = self.walker.prepare(self.root, value, "")
+        out = io.BytesIO()
+        try:
+            fastavro.schemaless_writer(out, self.parsed, prepared)
+        except (ValueError, TypeError, AttributeError, KeyError, OverflowError) as exc:
+            raise RecordSerdeError(f"{self.name}: value cannot be written as Avro: {exc}") from exc
+        return out.getvalue()
+
+
+def _undecided(value: Any) -> Any:
+    raise Undecided
+
+
+_UNDECIDED = object()
+
+
+_PREPARERS: dict[int, tuple[weakref.ref[AvroSchema], _Preparer]] = {}
+
+
+def _preparer(schema: AvroSchema) -> _Preparer:
+    """The cached :class:`_Preparer` of a schema object (schemas of a catalog live on)."""
+    key = id(schema)
+    entry = _PREPARERS.get(key)
+    if entry is not None and entry[0]() is schema:
+        return entry[1]
+    preparer = _Preparer(schema)
+    _PREPARERS[key] = (weakref.ref(schema, lambda _: _PREPARERS.pop(key, None)), preparer)
+    return preparer
 
 
 def encode(value: Any, schema: AvroSchema, schema_id: int) -> bytes:
@@ -185,6 +244,9 @@ class AvroSerde:
         self._registry = registry
         self._ids: dict[str, int] = {}
         self._writers: dict[int, AvroSchema] = {}
+        self._headers: dict[str, bytes] = {}  # topic -> wire-format header
+        self._prepare: _Preparer | None = None
+        self._prepared_for: AvroSchema | None = None
 
     def __repr__(self) -> str:
         return f"AvroSerde({self.name!r})"
@@ -219,13 +281,20 @@ class AvroSerde:
         """Value → wire-format bytes (``None`` stays ``None``: a tombstone)."""
         if value is None:
             return None
-        schema = self._require_schema()
+        prepare = self._prepare
+        if prepare is None or self._prepared_for is not self.schema:  # first use, or replaced
+            prepare = self._prepare = _preparer(self._require_schema())
+            self._prepared_for = self.schema
+            self._headers.clear()
         try:
-            body = write_body(value, schema)
+            body = prepare.write(value)
         except RecordSerdeError as exc:
             exc.topic = topic
             raise
-        return pack_header(self.schema_id(topic)) + body
+        header = self._headers.get(topic)
+        if header is None:
+            header = self._headers[topic] = pack_header(self.schema_id(topic))
+        return header + body
 
     def deserialize(self, data: bytes | None, topic: str) -> Any:
         """Wire-format bytes → value, in this serde's schema (the writer's if it has none)."""
@@ -280,7 +349,7 @@ class _Walker:
     """Checks a value against a self-contained schema, converting decimals on the way."""
 
     def __init__(self, schema: AvroSchema) -> None:
-        self.root = schema
+        self.root_name = schema.name
         self.names: dict[str, Any] = {}
         self._collect(schema.schema)
 
@@ -299,7 +368,7 @@ class _Walker:
 
     def fail(self, path: str, message: str) -> RecordValidationError:
         where = f"field {path}" if path else "value"
-        return RecordValidationError(f"{self.root.name}: {where}: {message}", field_path=path)
+        return RecordValidationError(f"{self.root_name}: {where}: {message}", field_path=path)
 
     def prepare(self, node: Any, value: Any, path: str) -> Any:
         if isinstance(node, str):
@@ -389,7 +458,7 @@ class _Walker:
                 out[name] = self.prepare(f["type"], value[name], here)
             elif "default" not in f:
                 raise RecordValidationError(
-                    f"{self.root.name}: missing required field {here} ({_type_text(f['type'])}); "
+                    f"{self.root_name}: missing required field {here} ({_type_text(f['type'])}); "
                     f"the value has {sorted(map(str, value))}",
                     field_path=here,
                 )

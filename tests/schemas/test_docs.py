@@ -17,6 +17,7 @@ MODULES = [
     "labkit.schemas.registry.embedded",
     "labkit.cluster.registry",
     "labkit.schemas.serde",
+    "labkit.schemas.compiled",
 ]
 
 
