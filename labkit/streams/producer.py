@@ -37,7 +37,19 @@ PRODUCER_DEFAULTS: dict[str, Any] = {
     "partitioner": "murmur2_random",  # the Java client's partitioner: same key, same partition
     "linger.ms": 5,
 }
-TRANSACTION_TIMEOUT_MS = 60_000
+#: Kafka Streams' default under exactly-once. An instance that dies mid-transaction holds back
+#: read_committed readers of what it wrote (the instance taking over its partitions, too) until
+#: the broker aborts that transaction after this long - or until it restarts with its instance
+#: id, which aborts it at once. A longer commit interval gets a longer timeout.
+TRANSACTION_TIMEOUT_MS = 10_000
+
+
+def transaction_timeout_ms(commit_interval: float) -> int:
+    """``transaction.timeout.ms`` for a commit interval (seconds): a transaction stays open for
+    about one interval; allow that plus the default."""
+    return TRANSACTION_TIMEOUT_MS + round(commit_interval * 1000)
+
+
 # produce() on a fenced producer raises _FATAL without the fatal flag set
 _FATAL_CODES = {
     KafkaError._FATAL,
@@ -72,7 +84,7 @@ class StreamsProducer:
         conf["client.id"] = f"{config.app_id}-{config.instance}-producer"
         if self.exactly_once:
             conf["transactional.id"] = config.transactional_id
-            conf["transaction.timeout.ms"] = TRANSACTION_TIMEOUT_MS
+            conf["transaction.timeout.ms"] = transaction_timeout_ms(config.commit_interval or 0)
         conf = merge_config({**settings, **conf}, config.producer_config)
         conf["on_delivery"] = self._on_delivery
         conf["error_cb"] = self._on_error

@@ -74,6 +74,8 @@ def _command(
     state: Path,
     max_rate: float | None = None,
     commit_interval: float | None = None,
+    instance: str = "0",
+    until_idle: float = 3.0,
 ) -> list[str]:
     rate = ["--max-rate", str(max_rate)] if max_rate else []
     if commit_interval is not None:
@@ -96,7 +98,9 @@ def _command(
         "--state-dir",
         str(state),
         "--until-idle",
-        "3",
+        str(until_idle),
+        "--instance",
+        instance,
         "--session-timeout-ms",
         "6000",
     ]
