@@ -34,8 +34,13 @@ run's CPU time (this process, librdkafka's threads included) is shown per record
 machine it moves less than the wall clock. Goal: labkit avro records/s >= 0.9x raw avro
 records/s (medians), printed as MET / NOT MET on the last line.
 
+Keep ``--records`` large. A fresh idempotent producer sometimes waits ~0.5 s for its producer id
+(a librdkafka start-up race: its first PID request can find the bootstrap connection already
+retired and then waits for a 500 ms timer), whoever drives it; with 10,000 records that wait is
+most of a run, with 100,000 the producer keeps queueing meanwhile and it is lost in the noise.
+
     python benchmarks/serde.py                      # 5 rounds of 100,000 orders
-    python benchmarks/serde.py --runs 9 --records 50000
+    python benchmarks/serde.py --runs 9             # more rounds on a noisy machine
     python benchmarks/serde.py --profile            # also cProfile one labkit avro run
 """
 
@@ -187,20 +192,26 @@ class Bench:
             raw_produce(bootstrap, topic, self.orders, raw_json_encode)
         return time.perf_counter() - start, time.process_time() - cpu
 
-    def cleanup(self) -> None:
+    def cleanup(self, client: SchemaRegistryClient) -> None:
         if self.topics:
             self.lab.topics.delete(self.topics)
         for topic in self.topics:
-            try:
-                self.registry.delete_subject(f"{topic}-value")
-            except Exception:  # noqa: BLE001 - json topics have no subject; best effort
-                pass
+            if "avro" in topic:
+                forget(client, f"{topic}-value")
+
+
+def forget(client: SchemaRegistryClient, subject: str) -> None:
+    """Delete a subject for good (soft, then permanent), so runs leave the registry as it was."""
+    client.delete_subject(subject)
+    client.delete_subject(subject, permanent=True)
 
 
 # -- checks and sizes -------------------------------------------------------------------------
-def check_identical(orders: Orders, raw_encode: Callable[[dict[str, Any]], bytes]) -> dict:
+def check_identical(
+    orders: Orders, raw_encode: Callable[[dict[str, Any]], bytes], subject: str
+) -> dict:
     """Encode every order both ways (labkit's serde, the raw baseline); they must be equal."""
-    serde = AvroSerde(SCHEMA)
+    serde = AvroSerde(SCHEMA, subject=subject)  # registered already: the same schema id
     labkit_json = labkit.serdes.resolve("json")
     avro_sizes, json_sizes = [], []
     for order in orders:
@@ -322,29 +333,33 @@ def main(argv: list[str] | None = None) -> int:
         f"{lab.bootstrap_servers}, registry {lab.schema_registry_url}"
     )
     print(f"producer:    {PRODUCER_CONFIG}")
-    print(f"input:       {args.records:,} labkit.data.orders(seed=42), {PARTITIONS} partitions\n")
+    print(f"input:       {args.records:,} labkit.data.orders(seed=42), {PARTITIONS} partitions")
+    if args.records < 50_000:
+        print(
+            "NOTE:        under 50,000 records a producer's start-up (up to 0.5 s) weighs heavily"
+        )
+    print()
 
     orders = labkit.data.orders(args.records)
     schema = load_schemas()[SCHEMA]
     registry = default_registry()
+    client = SchemaRegistryClient({"url": lab.schema_registry_url})
     cold_subject = f"bench-serde-cold-{uuid.uuid4().hex[:6]}-value"
     start = time.perf_counter()
     schema_id = registry.register(cold_subject, schema)
     cold_ms = (time.perf_counter() - start) * 1000
-    client = SchemaRegistryClient({"url": lab.schema_registry_url})
     parsed = fastavro.parse_schema(json.loads(client.get_schema(schema_id).schema_str))
     raw_encode = raw_avro_encoder(parsed, schema_id)
-
-    sizes = check_identical(orders, raw_encode)
-    print(
-        f"bytes:       labkit and raw encodings identical for all {len(orders):,} orders "
-        f"(schema id {schema_id}); one cold registration took {cold_ms:.0f} ms"
-    )
 
     bench = Bench(lab, orders, raw_encode)
     wall: dict[str, list[float]] = {v: [] for v in VARIANTS}
     cpu: dict[str, list[float]] = {v: [] for v in VARIANTS}
     try:
+        sizes = check_identical(orders, raw_encode, cold_subject)
+        print(
+            f"bytes:       labkit and raw encodings identical for all {len(orders):,} orders "
+            f"(schema id {schema_id}); one cold registration took {cold_ms:.0f} ms"
+        )
         for variant in VARIANTS:  # warm-up: connections, imports, caches; not counted
             bench.run(variant, 0)
         for run in range(1, args.runs + 1):
@@ -361,8 +376,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.profile:
             profile_labkit(lab, bench)
     finally:
-        bench.cleanup()
-        registry.delete_subject(cold_subject)
+        bench.cleanup(client)
+        forget(client, cold_subject)
 
     n = args.records
     rate = {v: n / statistics.median(t) for v, t in wall.items()}
