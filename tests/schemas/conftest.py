@@ -34,7 +34,17 @@ _counter = itertools.count()
 
 
 @pytest.fixture
-def unique_subject() -> Callable[[str], str]:
-    """Subject names that no other test uses."""
+def unique_subject(registry_url: str) -> Iterator[Callable[[str], str]]:
+    """Subject names that no other test uses; deleted for good from the lab's registry after the
+    test, so repeated runs do not pile subjects up in it."""
     run = uuid.uuid4().hex[:6]
-    return lambda stem="t": f"{stem}-{run}-{next(_counter)}-value"
+    made: list[str] = []
+
+    def make(stem: str = "t") -> str:
+        made.append(f"{stem}-{run}-{next(_counter)}-value")
+        return made[-1]
+
+    yield make
+    with ConfluentRegistry(registry_url) as client:
+        for subject in made:
+            client.delete_subject(subject, permanent=True)
