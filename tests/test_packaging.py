@@ -15,7 +15,7 @@ def _requirements() -> set[str]:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     reqs = list(project["dependencies"])
     extras = project["optional-dependencies"]
-    for name in ("docker", "notebooks", "dev"):
+    for name in ("java", "docker", "notebooks", "dev"):
         reqs += [r for r in extras[name] if not r.startswith("labkit[")]
     return set(reqs)
 

