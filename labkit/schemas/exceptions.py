@@ -97,5 +97,3 @@ class IncompatibleSchemaError(RegistryError):
     def __init__(self, message: str, *, reasons: list[str] | None = None) -> None:
         super().__init__(message, status=409)
         self.reasons = list(reasons or [])
-
-
