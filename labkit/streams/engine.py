@@ -51,6 +51,7 @@ log = logging.getLogger("labkit.streams")
 
 BATCH_SIZE = 500
 POLL_TIMEOUT = 0.05
+DRY_COMMIT_MIN = 0.02
 JOIN_TIMEOUT = 60.0
 HOLD_AFTER = 1.0  # s a committed repartition record may wait unread before the input holds
 FENCED_LIMIT = 3  # fenced this many times within FENCED_WINDOW: another live instance has our id
@@ -140,6 +141,7 @@ class Engine:
         # The last repartition record this instance wrote (and Kafka committed), per partition:
         # it is not caught up on a partition it reads until it has read past that.
         self.written: dict[TP, int] = {}
+        self._counts: dict[str, int] = {}  # records per topic in the current batch
         self.uncommitted = False
         self.failed = False
         self.revoking = False
@@ -328,6 +330,12 @@ class Engine:
         assert self.producer is not None
         self.producer.send(topic, key, value, partition, timestamp, headers)
 
+    def send_record(
+        self, topic: str, key: bytes | None, value: bytes | None, timestamp: int | None, headers
+    ) -> None:  # noqa: ANN001
+        """What a sink calls for each record (the current producer, which a fence replaces)."""
+        self.producer.send(topic, key, value, None, timestamp, headers)  # type: ignore[union-attr]
+
     def _send_changelog(self, topic: str, key: bytes, value: bytes | None, partition: int) -> None:
         assert self.producer is not None
         self.producer.send(topic, key, value, partition)
@@ -509,7 +517,7 @@ class Engine:
                 if deadline is not None and now >= deadline:
                     stopped_by = "timeout"
                     break
-                msgs = self.consumer.consume(BATCH_SIZE, POLL_TIMEOUT)
+                msgs, dry = self._poll()
                 processed = self._process_batch(msgs) if msgs else 0
                 now = time.monotonic()
                 if self.written:
@@ -518,7 +526,7 @@ class Engine:
                     first_record = first_record or now
                     idle_since = now
                 if self.uncommitted and (
-                    not processed
+                    dry
                     or self.max_reached
                     or now - self.last_commit >= (self.config.commit_interval or 0.0)
                     or self._cache_full()
@@ -558,37 +566,57 @@ class Engine:
             busy_seconds=(last_busy - first_record) if first_record is not None else 0.0,
         )
 
+    def _poll(self) -> tuple[list[Any], bool]:
+        """The records waiting, up to ``BATCH_SIZE``, and whether the input ran dry. With
+        uncommitted work and nothing to read, it commits at once rather than waiting out the
+        commit interval (at most every ``DRY_COMMIT_MIN`` s): results of a slow input show up
+        within milliseconds, and a busy one still commits on the interval."""
+        consume = self.consumer.consume  # type: ignore[union-attr]
+        msgs = consume(BATCH_SIZE, 0)
+        if msgs:
+            return msgs, False
+        wait = POLL_TIMEOUT
+        if self.uncommitted:
+            wait = min(wait, self.last_commit + DRY_COMMIT_MIN - time.monotonic())
+            if wait <= 0:
+                return [], True
+        msgs = consume(1, wait)  # returns with the first record, not after a batch filled
+        if not msgs:
+            return [], True
+        return msgs + consume(BATCH_SIZE - 1, 0), False
+
     def _process_batch(self, msgs: list[Any]) -> int:
         """Process a batch of consumed records, committing whenever the commit interval is up.
         A transaction that fails aborts and rewinds; the rest of the batch is then dropped (the
         consumer reads it again from the committed offsets)."""
-        m = self.metrics
         interval = self.config.commit_interval or 0.0
+        task_by_tp, paused, at_end = self.task_by_tp, self.paused, self.at_end
+        external, counts = self.external_topics, self._counts
+        limited = self.max_input is not None
+        monotonic = time.monotonic
         processed = 0
         try:
             for msg in msgs:
-                err = msg.error()
-                if err is not None:
-                    self._consumer_error(msg, err)
+                if msg.error() is not None:
+                    self._consumer_error(msg, msg.error())
                     continue
-                tp = (msg.topic(), msg.partition())
-                task = self.task_by_tp.get(tp)
-                if task is None or tp in self.paused:
+                topic = msg.topic()
+                tp = (topic, msg.partition())
+                task = task_by_tp.get(tp)
+                if task is None or tp in paused:
                     continue  # revoked, or held back after max_records: read again later
-                self.at_end.discard(tp)
+                if at_end:
+                    at_end.discard(tp)
                 self.uncommitted = True
-                task.process(msg)
+                task.process(msg, topic)
                 processed += 1
-                m.records += 1
-                m.by_topic[tp[0]] += 1
-                if tp[0] in self.external_topics:
-                    m.input_records += 1
-                    if self.max_input is not None and m.input_records >= self.max_input:
-                        self.max_reached = True
-                        self._pause_inputs()
+                counts[topic] = counts.get(topic, 0) + 1
+                if limited and topic in external:
+                    self._count_input()
                 if processed % 64 == 0 and (
-                    time.monotonic() - self.last_commit >= interval or self._cache_full()
+                    monotonic() - self.last_commit >= interval or self._cache_full()
                 ):
+                    self._take_counts()
                     if not self.commit():
                         break
         except TransactionAbortedError as exc:
@@ -596,7 +624,29 @@ class Engine:
             self._abort_and_rewind()
         except ProducerFencedError as exc:
             self._fenced(exc)
+        finally:
+            self._take_counts()
         return processed
+
+    def _take_counts(self) -> None:
+        """Move the batch's per-topic counts into the metrics (once per batch, not per record)."""
+        if not self._counts:
+            return
+        m = self.metrics
+        for topic, n in self._counts.items():
+            m.records += n
+            m.by_topic[topic] += n
+            if topic in self.external_topics and self.max_input is None:
+                m.input_records += n
+        self._counts.clear()
+
+    def _count_input(self) -> None:
+        """With max_records: count input records one by one, pausing the input at the limit."""
+        self.metrics.input_records += 1
+        assert self.max_input is not None
+        if self.metrics.input_records >= self.max_input:
+            self.max_reached = True
+            self._pause_inputs()
 
     def _balance(self, now: float) -> None:
         """Hold the input back while repartition records this instance wrote (and committed)

@@ -182,7 +182,7 @@ class SinkProcessor(Processor):
         topic = self.topic
         kb = None if key is None else self.key_serde.serialize(key, topic)
         vb = None if value is None else self.value_serde.serialize(value, topic)
-        self.task.send(topic, kb, vb, rc.timestamp, rc.headers)
+        self.task.engine.send_record(topic, kb, vb, rc.timestamp, rc.headers)
 
 
 class TableProcessor(Processor):
@@ -261,6 +261,19 @@ class AggregateProcessor(TableProcessor):
         super().__init__(name, task, store)
         self.initializer = initializer
         self.aggregator = aggregator
+
+    def process(self, key: Any, value: Any, rc: RecordContext) -> None:
+        # TableProcessor.process, with the key serialized once for the read and the write
+        if key is None:
+            self.task.dropped(rc, "an aggregation cannot use None as the key")
+            return
+        store = self.store
+        kb = store.key_bytes(key)
+        current = store.get_bytes(kb)
+        new = self.aggregator(key, value, self.initializer() if current is None else current)
+        store.put_bytes(kb, key, new, rc.timestamp)
+        if not store.caching and self.children:
+            self.forward(key, new, RecordContext(None, None, None, rc.timestamp, None))
 
     def compute(self, key: Any, value: Any, current: Any) -> Any:
         if current is None:

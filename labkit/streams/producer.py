@@ -157,29 +157,52 @@ class StreamsProducer:
         timestamp: int | None = None,
         headers: list | None = None,
     ) -> None:
-        if self.exactly_once and not self.in_transaction:
+        if not self.in_transaction and self.exactly_once:
             self.begin()
         if self.fatal is not None:
             self._check_fatal(f"producing to {topic!r}")
-        kwargs: dict[str, Any] = {"key": key, "value": value}
-        if partition is not None:
-            kwargs["partition"] = partition
-        if timestamp:
-            kwargs["timestamp"] = timestamp
-        if headers:
-            kwargs["headers"] = headers
-        produce = self._producer.produce
-        while True:
-            try:
-                produce(topic, **kwargs)
-                break
-            except BufferError:  # the local queue is full: let deliveries drain
-                self._serve(self._producer.poll, 0.05)
-            except KafkaException as exc:
-                raise self._sorted(exc, f"producing to {topic!r}") from exc
+        try:
+            self._producer.produce(
+                topic,
+                value,
+                key,
+                -1 if partition is None else partition,
+                timestamp=timestamp or 0,
+                headers=headers or None,
+            )
+        except BufferError:  # the local queue is full: let deliveries drain, then again
+            self._produce_when_room(topic, value, key, partition, timestamp, headers)
+        except KafkaException as exc:
+            raise self._sorted(exc, f"producing to {topic!r}") from exc
         self.sent += 1
         if self.sent % 1000 == 0:
             self._serve(self._producer.poll, 0)
+
+    def _produce_when_room(
+        self,
+        topic: str,
+        value: bytes | None,
+        key: bytes | None,
+        partition: int | None,
+        timestamp: int | None,
+        headers: list | None,
+    ) -> None:
+        while True:
+            self._serve(self._producer.poll, 0.05)
+            try:
+                self._producer.produce(
+                    topic,
+                    value,
+                    key,
+                    -1 if partition is None else partition,
+                    timestamp=timestamp or 0,
+                    headers=headers or None,
+                )
+                return
+            except BufferError:
+                continue
+            except KafkaException as exc:
+                raise self._sorted(exc, f"producing to {topic!r}") from exc
 
     def begin(self) -> None:
         if self.exactly_once and not self.in_transaction:

@@ -28,7 +28,7 @@ from labkit.streams.processors import (
     TableProcessor,
     TableSourceProcessor,
 )
-from labkit.streams.serdes import serde_for
+from labkit.streams.serdes import INTERNAL_JSON, STREAMS_JSON, serde_for
 from labkit.streams.stores.base import KeyValueStore
 from labkit.streams.topology import Node, SubTopology, Topology
 from labkit.streams.windowed import WindowedAggregateProcessor
@@ -97,6 +97,8 @@ class Task:
             key_serde = serde_for(node.args.get("key_serde"), key_default)
             value_serde = serde_for(node.args.get("value_serde"), value_default)
             if node.role == "sink":
+                if node.internal and value_serde is STREAMS_JSON:
+                    value_serde = INTERNAL_JSON  # only labkit reads a repartition topic back
                 return SinkProcessor(node.name, self, topic, key_serde, value_serde)
             source = SourceProcessor(
                 node.name, self, topic, key_serde, value_serde, node.args.get("timestamp")
@@ -156,10 +158,10 @@ class Task:
         return [(topic, self.partition) for topic in self.sources]
 
     # -- processing ------------------------------------------------------------------------
-    def process(self, msg: Message) -> None:
-        """Run one input record through the sub-topology."""
-        topic = msg.topic()
+    def process(self, msg: Message, topic: str) -> None:
+        """Run one input record (of ``topic``) through the sub-topology."""
         source = self.sources[topic]
+        offset = msg.offset()
         try:
             key = source.key_serde.deserialize(msg.key(), topic)
         except Exception as exc:
@@ -172,21 +174,23 @@ class Task:
             else:
                 self.current = msg
                 ts_type, ts = msg.timestamp()
-                ts = ts if ts_type else None
-                try:
-                    if source.timestamp is not None:
-                        ts = _event_time(source.timestamp(key, value))
-                except Exception as exc:
-                    self.engine.record_failed(self, msg, "process", source.name, exc)
-                else:
-                    if ts is not None and ts > self.stream_time:
-                        self.stream_time = ts
-                    rc = RecordContext(topic, self.partition, msg.offset(), ts, msg.headers())
+                if not ts_type:
+                    ts = None
+                if source.timestamp is not None:
                     try:
-                        source.forward(key, value, rc)
-                    except NodeFailure as failure:
-                        self.engine.record_failed(self, msg, "process", failure.node, failure.error)
-        self.next_offsets[(topic, self.partition)] = msg.offset() + 1
+                        ts = _event_time(source.timestamp(key, value))
+                    except Exception as exc:
+                        self.engine.record_failed(self, msg, "process", source.name, exc)
+                        self.next_offsets[(topic, self.partition)] = offset + 1
+                        return
+                if ts is not None and ts > self.stream_time:
+                    self.stream_time = ts
+                rc = RecordContext(topic, self.partition, offset, ts, msg.headers())
+                try:
+                    source.forward(key, value, rc)
+                except NodeFailure as failure:
+                    self.engine.record_failed(self, msg, "process", failure.node, failure.error)
+        self.next_offsets[(topic, self.partition)] = offset + 1
 
     def send(
         self, topic: str, key: bytes | None, value: bytes | None, timestamp: int | None, headers
