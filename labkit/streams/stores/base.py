@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from labkit.serdes import Serde
@@ -195,7 +195,7 @@ class KeyValueStore(ABC):
         return f"<{type(self).__name__} {self.name!r} task {self.task_id}: {len(self)} key(s)>"
 
 
-def split_batch(batch: dict[bytes, bytes | None]) -> tuple[Iterable, Iterable]:
+def split_batch(batch: dict[bytes, bytes | None]) -> tuple[list, list]:
     """(upserts, deletes) of a batch."""
     puts = [(k, v) for k, v in batch.items() if v is not None]
     deletes = [(k,) for k, v in batch.items() if v is None]

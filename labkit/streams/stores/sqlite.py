@@ -2,7 +2,7 @@
 
 The file is ``<state_dir>/<app-id>/<task-id>/<store>.sqlite`` and holds three tables:
 
-* ``kv(key, value)`` - the committed state. Keys and values are the bytes of their serdes, stored
+* ``kv(key, value)`` - the committed state (a ``WITHOUT ROWID`` table: one B-tree, keyed). Keys and values are the bytes of their serdes, stored
   as TEXT when they are UTF-8 (JSON and string serdes) and as BLOB otherwise, so
   ``SELECT key, value FROM kv`` reads like the changelog topic.
 * ``checkpoint(changelog_topic, changelog_partition, next_offset, topic_id)`` - the changelog
@@ -27,7 +27,7 @@ from pathlib import Path
 from labkit.streams.stores.base import KeyValueStore, split_batch
 
 SCHEMA = """
-CREATE TABLE IF NOT EXISTS kv (key PRIMARY KEY, value NOT NULL);
+CREATE TABLE IF NOT EXISTS kv (key PRIMARY KEY, value NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS checkpoint (
     changelog_topic TEXT NOT NULL,
     changelog_partition INTEGER NOT NULL,
@@ -46,6 +46,15 @@ def to_column(data: bytes) -> str | bytes:
         return data.decode("utf-8")
     except UnicodeDecodeError:
         return data
+
+
+def to_columns(pairs: list[tuple[bytes, bytes]]) -> list[tuple[str | bytes, str | bytes]]:
+    """:func:`to_column` of both items of each pair; all at once while all are UTF-8 (the usual
+    case: JSON and string serdes), pair by pair otherwise."""
+    try:
+        return [(k.decode("utf-8"), v.decode("utf-8")) for k, v in pairs]
+    except UnicodeDecodeError:
+        return [(to_column(k), to_column(v)) for k, v in pairs]
 
 
 def from_column(value: str | bytes) -> bytes:
@@ -93,7 +102,7 @@ class SqliteStore(KeyValueStore):
         self._conn.executemany(
             "INSERT INTO kv(key, value) VALUES (?, ?) "
             "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-            [(to_column(k), to_column(v)) for k, v in puts],
+            to_columns(puts),
         )
         self._conn.executemany(
             "DELETE FROM kv WHERE key = ?", [(to_column(k),) for (k,) in deletes]

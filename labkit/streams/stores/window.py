@@ -107,7 +107,7 @@ class MemoryWindowStore(WindowStore, MemoryStore):
 WINDOW_SCHEMA = """
 CREATE TABLE IF NOT EXISTS windows (
     key NOT NULL, start INTEGER NOT NULL, value NOT NULL, PRIMARY KEY (key, start)
-);
+) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS windows_by_start ON windows (start);
 """
 
