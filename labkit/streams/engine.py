@@ -675,8 +675,10 @@ class Engine:
                 self.held.update(tps)
 
     def _release(self) -> None:
-        if self.held and self.consumer is not None:
-            self.consumer.resume([TopicPartition(t, p) for t, p in self.held])
+        # a partition paused since for max_records stays paused
+        resume = [TopicPartition(t, p) for t, p in self.held if (t, p) not in self.paused]
+        if resume and self.consumer is not None:
+            self.consumer.resume(resume)
         self.held.clear()
         self.backlog_since = None
 
