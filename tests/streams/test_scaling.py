@@ -17,7 +17,7 @@ import time
 
 import pytest
 
-from labkit.streams import StreamApp, read_table
+from labkit.streams import read_table
 from labkit.streams.examples.customer_totals import COUNTS_STORE, TOTALS_STORE, build
 from tests.streams.crash import _command, _committed, oracle
 
@@ -36,7 +36,7 @@ def wait_for(condition, timeout: float, what: str, proc: subprocess.Popen | None
 
 @pytest.mark.timeout(240)
 def test_two_instances_share_the_work_and_one_killed_mid_run_loses_nothing(
-    lab, orders_topic, topic_factory, unique, tmp_path
+    lab, orders_topic, topic_factory, unique, tmp_path, make_app
 ):
     source, orders = orders_topic(ORDERS, partitions=3, seed=41)
     output = topic_factory("customer-totals", partitions=3)
@@ -55,9 +55,8 @@ def test_two_instances_share_the_work_and_one_killed_mid_run_loses_nothing(
     )
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     first = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
-    second = StreamApp(
+    second = make_app(  # reset at the end (internal topics, group), whatever happens
         app_id,
-        lab,
         guarantee="exactly_once",
         instance="a",
         state_dir=tmp_path / "a",
@@ -97,5 +96,3 @@ def test_two_instances_share_the_work_and_one_killed_mid_run_loses_nothing(
     assert second.error is None
     assert read_table(lab, output, timeout=60) == totals
     assert len(lab.groups.describe(app_id).members) == 0
-    second.close()
-    second.reset()
