@@ -42,7 +42,7 @@ from labkit.streams.exceptions import (
     TransactionAbortedError,
     UnknownStoreError,
 )
-from labkit.streams.iq import StoreView, WindowStoreView
+from labkit.streams.iq import StoreView, WindowStoreView, store_sql
 from labkit.streams.serdes import STATE_SERDE
 from labkit.streams.table import read_table
 from labkit.streams.topology import TopologyDescription
@@ -80,4 +80,5 @@ __all__ = [
     "Windowed",
     "log_and_fail",
     "read_table",
+    "store_sql",
 ]

@@ -3,19 +3,73 @@
 ``app.store(name)`` gathers the store's partitions this instance holds (one per task) into one
 read-only view of the *committed* state: what the changelog and the output topic say too, under
 exactly-once never anything a later abort could take back.
+
+A persistent store is also a set of SQLite files, one per task: :meth:`StoreView.sql` (or
+:func:`store_sql`, for an app that does not run in this process) opens them together for SQL.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import sqlite3
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from labkit.streams.config import default_state_dir
+from labkit.streams.exceptions import StreamsError
 from labkit.streams.stores.base import KeyValueStore
 from labkit.streams.windows import Windowed
 
 if TYPE_CHECKING:
     import pandas as pd
+
+
+def _quote(identifier: str) -> str:
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+def attach_sql(paths: Iterable[Path]) -> sqlite3.Connection:
+    """An in-memory SQLite connection with each task's file of one store attached (as
+    ``task_<task id>``) and a TEMP VIEW over all of them with the task as its first column:
+    ``kv(task, key, value)`` for a key-value store, ``windows(task, key, start, value)`` for a
+    window store. Read-only by convention: the app owns the files."""
+    db = sqlite3.connect(":memory:", check_same_thread=False)
+    parts: dict[str, list[str]] = {"kv": [], "windows": []}
+    for path in sorted(Path(p) for p in paths):
+        task = path.parent.name
+        schema = f"task_{task}"
+        db.execute("ATTACH DATABASE ? AS " + _quote(schema), (str(path),))
+        tables = {
+            name for (name,) in db.execute(f"SELECT name FROM {_quote(schema)}.sqlite_master")
+        }
+        table = "windows" if "windows" in tables else "kv"  # a window store's file has both
+        columns = "key, start, value" if table == "windows" else "key, value"
+        literal = "'" + task.replace("'", "''") + "'"
+        parts[table].append(f"SELECT {literal} AS task, {columns} FROM {_quote(schema)}.{table}")
+    for view, selects in parts.items():
+        if selects:
+            db.execute(f"CREATE TEMP VIEW {view} AS " + " UNION ALL ".join(selects))
+    return db
+
+
+def store_sql(app_id: str, store: str, state_dir: Any = None) -> sqlite3.Connection:
+    """The SQLite files of ``store`` of the app ``app_id`` (``<state_dir>/<app_id>/<task>/
+    <store>.sqlite``), opened together as :meth:`StoreView.sql` opens them: for an app that
+    ran in another process, or ran before. ``state_dir``: the app's (default the same default
+    as ``StreamApp``'s).
+
+    >>> db = store_sql("customer-totals", "customer-order-counts")      # doctest: +SKIP
+    >>> db.execute("SELECT sum(json_extract(value, '$')) FROM kv").fetchone()  # doctest: +SKIP
+    (5500,)
+    """
+    base = Path(state_dir).expanduser() if state_dir is not None else default_state_dir()
+    paths = sorted((base / app_id).glob(f"*/{store}.sqlite"))
+    if not paths:
+        raise StreamsError(
+            f"no SQLite files of store {store!r} of {app_id!r} under {base}: has the app run "
+            "there, with store_type='sqlite' (the default), and not been reset since?"
+        )
+    return attach_sql(paths)
 
 
 def _sorted(rows: list[tuple[Any, Any]]) -> list[tuple[Any, Any]]:
@@ -46,6 +100,28 @@ class StoreView:
     def paths(self) -> list[Path]:
         """The SQLite files of a persistent store (empty for an in-memory one)."""
         return [s.path for s in self._stores if hasattr(s, "path")]
+
+    def sql(self) -> sqlite3.Connection:
+        """The store's SQLite files (one per task this instance holds) in one in-memory SQLite
+        connection, each attached as ``task_<task id>``, with a TEMP VIEW over all of them:
+        ``kv(task, key, value)`` (a window store: ``windows(task, key, start, value)``). Keys
+        and values are as the serdes wrote them (JSON as TEXT, so ``json_extract`` reads it).
+        For looking only: the app owns the files. Close the connection when done.
+
+        >>> db = app.store("customer-totals-store").sql()                # doctest: +SKIP
+        >>> pd.read_sql("SELECT task, count(*) AS customers FROM kv GROUP BY task", db)  # doctest: +SKIP
+        >>> db.close()                                                    # doctest: +SKIP
+        """
+        if any(not hasattr(s, "path") for s in self._stores):
+            raise StreamsError(
+                f"store {self.name!r} is kept in memory (store_type='memory'): it has no files "
+                "to query with SQL; use to_dict()/to_dataframe(), or store_type='sqlite'"
+            )
+        if not self._stores:
+            raise StreamsError(
+                f"this instance holds no partition of store {self.name!r} yet (run the app first)"
+            )
+        return attach_sql(self.paths)
 
     def get(self, key: Any, default: Any = None) -> Any:
         """The value for ``key``, or ``default``. Keys live in one partition each."""
@@ -87,7 +163,8 @@ class StoreView:
 
     def __repr__(self) -> str:
         parts = ", ".join(str(p) for p in self.partitions) or "none yet (run the app first)"
-        return f"<StoreView {self.name!r}: {len(self)} key(s), partitions {parts}>"
+        what = "window(s)" if isinstance(self, WindowStoreView) else "key(s)"
+        return f"<{type(self).__name__} {self.name!r}: {len(self)} {what}, partitions {parts}>"
 
 
 class WindowStoreView(StoreView):

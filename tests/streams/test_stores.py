@@ -1,4 +1,5 @@
-"""State stores without a broker: the uncommitted layer, commit/abort, checkpoints, SQLite."""
+"""State stores without a broker: the uncommitted layer, commit/abort, checkpoints, SQLite, and a
+store's SQLite files queried together with SQL."""
 
 from __future__ import annotations
 
@@ -9,7 +10,14 @@ import pandas as pd
 import pytest
 
 from labkit.serdes import resolve
-from labkit.streams import STATE_SERDE
+from labkit.streams import (
+    STATE_SERDE,
+    StoreView,
+    StreamsError,
+    TimeWindows,
+    WindowStoreView,
+    store_sql,
+)
 from labkit.streams.stores import open_store
 
 
@@ -135,3 +143,78 @@ def test_state_serde_keeps_decimals_and_datetimes():
 
     value = {"total": Decimal("0.10"), "at": dt.datetime(2026, 1, 1, tzinfo=dt.UTC)}
     assert STATE_SERDE.deserialize(STATE_SERDE.serialize(value, "t"), "t") == value
+
+
+def _committed_stores(tmp_path, store_type, rows_by_task, windows=None):
+    """One committed store per task ``1_<partition>`` under ``tmp_path/app``, holding ``rows``."""
+    stores = []
+    for partition, rows in enumerate(rows_by_task):
+        s = open_store(
+            store_type,
+            "totals",
+            f"1_{partition}",
+            partition,
+            "app-totals-changelog",
+            resolve("string"),
+            STATE_SERDE,
+            tmp_path / "app",
+            windows=windows,
+        )
+        s.attach(lambda *a: None, caching=True)
+        for key, value in rows:
+            s.put(key, value)
+        s.flush_dirty()
+        s.commit(len(rows))
+        stores.append(s)
+    return stores
+
+
+def test_a_stores_files_queried_together_with_sql_equal_its_contents(tmp_path):
+    rows = [[("C1", 100), ("C4", 7)], [("C2", {"n": 2})], [("C3", 30)]]
+    stores = _committed_stores(tmp_path, "sqlite", rows)
+    view = StoreView("totals", stores)
+    db = view.sql()
+    by_sql = db.execute("SELECT key, value FROM kv").fetchall()
+    per_task = db.execute("SELECT task, count(*) FROM kv GROUP BY task ORDER BY task").fetchall()
+    one_task = db.execute("SELECT key FROM task_1_0.kv ORDER BY key").fetchall()
+    db.close()
+    assert {k: STATE_SERDE.deserialize(v.encode(), "t") for k, v in by_sql} == view.to_dict()
+    assert per_task == [("1_0", 2), ("1_1", 1), ("1_2", 1)]
+    assert one_task == [("C1",), ("C4",)]
+    # the same files found by application id and store name, for an app run elsewhere
+    db = store_sql("app", "totals", state_dir=tmp_path)
+    assert sorted(db.execute("SELECT key, json_extract(value, '$.n') FROM kv").fetchall()) == [
+        ("C1", None),
+        ("C2", 2),
+        ("C3", None),
+        ("C4", None),
+    ]
+    db.close()
+    for store in stores:
+        store.close()
+    with pytest.raises(StreamsError, match="no SQLite files of store 'counts' of 'app'"):
+        store_sql("app", "counts", state_dir=tmp_path)
+
+
+def test_a_window_stores_files_give_a_windows_view(tmp_path):
+    windows = TimeWindows.tumbling(60_000)
+    rows = [[(("C1", 0), 2), (("C1", 60_000), 1)], [(("C2", 60_000), 5)]]
+    stores = _committed_stores(tmp_path, "sqlite", rows, windows=windows)
+    view = WindowStoreView("totals", stores, windows.size_ms)
+    db = view.sql()
+    got = db.execute("SELECT task, key, start, json_extract(value, '$') FROM windows").fetchall()
+    db.close()
+    expected = [(w.key, w.start, v) for w, v in view.items()]
+    for store in stores:
+        store.close()
+    assert sorted((k, s, v) for _, k, s, v in got) == expected
+    assert expected == [("C1", 0, 2), ("C1", 60_000, 1), ("C2", 60_000, 5)]
+    assert sorted(t for t, *_ in got) == ["1_0", "1_0", "1_1"]
+
+
+def test_an_in_memory_store_has_no_sql(tmp_path):
+    stores = _committed_stores(tmp_path, "memory", [[("C1", 1)]])
+    with pytest.raises(StreamsError, match="kept in memory"):
+        StoreView("totals", stores).sql()
+    with pytest.raises(StreamsError, match="holds no partition"):
+        StoreView("totals", []).sql()
