@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import shutil
 import threading
+import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -89,6 +90,7 @@ class StreamApp:
         self.last_result: RunResult | None = None
         self._stores: dict[tuple[str, str], KeyValueStore] = {}
         self._thread: threading.Thread | None = None
+        self._engine: Engine | None = None
         self._stop = StopSignal()
         self._state = "CREATED"
         self._error: BaseException | None = None
@@ -210,6 +212,18 @@ class StreamApp:
         return self._state == "RUNNING"
 
     @property
+    def tasks(self) -> list[str]:
+        """The tasks this instance runs now, sorted: ``"<sub-topology>_<partition>"`` (Kafka
+        Streams' active tasks). Empty when it is not running; instances with one application id
+        share the tasks, and a rebalance moves them.
+
+        >>> app.start(); app.tasks                        # doctest: +SKIP
+        ['0_0', '0_1', '0_2', '1_0', '1_1', '1_2']
+        """
+        engine = self._engine
+        return sorted(list(engine.tasks)) if engine is not None else []
+
+    @property
     def error(self) -> BaseException | None:
         """What stopped a background run, if it failed."""
         return self._error
@@ -247,11 +261,14 @@ class StreamApp:
         self._state = "RUNNING"
         try:
             with deferred_interrupt(stop):
-                result = Engine(self, plan).run(until_idle, timeout, max_records, stop)
+                self._engine = Engine(self, plan)
+                result = self._engine.run(until_idle, timeout, max_records, stop)
         except BaseException as exc:
             self._state = "ERROR"
             self._error = exc
             raise
+        finally:
+            self._engine = None
         self._state = "STOPPED"
         self.last_result = result
         if stop.interrupted:
@@ -267,7 +284,7 @@ class StreamApp:
         stop = StopSignal()
         self._stop = stop
         self._error = None
-        engine = Engine(self, plan)
+        engine = self._engine = Engine(self, plan)
 
         def target() -> None:
             try:
@@ -278,6 +295,7 @@ class StreamApp:
                 self._state = "ERROR"
                 log.error("%s stopped with an error: %s", self.app_id, exc)
             finally:
+                self._engine = None
                 background.unregister(self)
 
         self._thread = threading.Thread(target=target, name=f"labkit-streams-{self.app_id}")
@@ -306,6 +324,27 @@ class StreamApp:
             error, self._error = self._error, None
             raise error
         return self.last_result
+
+    def wait_until(
+        self, condition: Callable[[], Any], timeout: float = 60.0, interval: float = 0.1
+    ) -> bool:
+        """While the app runs in the background, wait (``timeout`` seconds at most) until
+        ``condition()`` is true, e.g. until its store holds what the input adds up to. Returns
+        whether it came true; checks once without waiting when the app is not running. If the
+        app stops with an error meanwhile, raises that error rather than waiting on.
+
+        >>> app.start()                                                        # doctest: +SKIP
+        >>> app.wait_until(lambda: app.store("totals").to_dict() == expected)  # doctest: +SKIP
+        True
+        """
+        deadline = time.monotonic() + timeout
+        while not condition():
+            if self._state == "ERROR":
+                self.stop()  # raises what stopped it
+            if not self.running or time.monotonic() >= deadline:
+                return bool(condition())
+            time.sleep(interval)
+        return True
 
     def join(self, timeout: float | None = None) -> RunResult | None:
         """Wait for the background run to end; Ctrl-C (a kernel interrupt) stops it cleanly."""

@@ -16,7 +16,7 @@ from collections import Counter
 
 import pytest
 
-from labkit.streams import StreamsError
+from labkit.streams import RecordProcessingError, StreamsError
 from labkit.streams.examples.customer_totals import RateLimit
 
 
@@ -78,14 +78,28 @@ def test_a_background_run_answers_queries_and_stops_cleanly(lab, orders_topic, m
         with pytest.raises(StreamsError, match="already running"):
             app.run()
         expected = dict(Counter(o["customerId"] for o in orders))
-        wait_for(lambda: app.store("n").to_dict() == expected, what="the counts")
+        assert app.wait_until(lambda: app.store("n").to_dict() == expected, timeout=60)
         assert app.store("n").get(orders[0]["customerId"]) == expected[orders[0]["customerId"]]
         assert members(lab, app.app_id) == 1
+        assert app.tasks == ["0_0", "0_1", "0_2", "1_0", "1_1", "1_2"]  # the only instance
+        assert not app.wait_until(lambda: False, timeout=0.3)  # bounded
     finally:
         result = app.stop()
     assert result.stopped_by == "stop" and result.input_records == 2_000
-    assert app.state == "STOPPED"
+    assert app.state == "STOPPED" and app.tasks == []
     assert members(lab, app.app_id) == 0
+    assert not app.wait_until(lambda: False, timeout=30)  # not running: no waiting
+
+
+def test_waiting_on_a_background_run_raises_what_stopped_it(lab, orders_topic, make_app):
+    source, _ = orders_topic(10)
+    app = make_app(guarantee="exactly_once")
+    app.stream(source).peek(lambda key, order: order["no such field"])
+    app.start()
+    started = time.monotonic()
+    with pytest.raises(RecordProcessingError, match="KeyError"):
+        app.wait_until(lambda: False, timeout=60)
+    assert time.monotonic() - started < 30 and app.state == "ERROR"
 
 
 SCRIPT = """
