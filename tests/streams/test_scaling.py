@@ -18,8 +18,9 @@ import time
 import pytest
 
 from labkit.streams import read_table
+from labkit.streams.crash import committed, example_command
 from labkit.streams.examples.customer_totals import COUNTS_STORE, TOTALS_STORE, build
-from tests.streams.crash import _command, _committed, oracle
+from tests.streams.crash import oracle
 
 ORDERS = 30_000
 
@@ -42,13 +43,13 @@ def test_two_instances_share_the_work_and_one_killed_mid_run_loses_nothing(
     output = topic_factory("customer-totals", partitions=3)
     app_id = unique("scale")
     totals, counts = oracle(orders)
-    cmd = _command(
+    cmd = example_command(
         lab,
         app_id,
         source,
         output,
         "exactly_once",
-        tmp_path / "b",
+        state_dir=tmp_path / "b",
         max_rate=1500.0,
         instance="b",
         until_idle=60.0,
@@ -64,7 +65,7 @@ def test_two_instances_share_the_work_and_one_killed_mid_run_loses_nothing(
     )
     build(second, source, output)
     try:
-        wait_for(lambda: _committed(lab, app_id, source) >= 3_000, 60, "progress", first)
+        wait_for(lambda: committed(lab, app_id, source) >= 3_000, 60, "progress", first)
         second.start()
         # the rebalance splits the tasks; the second instance restores its stores' partitions
         wait_for(
@@ -77,7 +78,7 @@ def test_two_instances_share_the_work_and_one_killed_mid_run_loses_nothing(
         joined_restored = second.metrics.restored
         assert joined_restored > 0  # state moved through the changelog
         time.sleep(1.0)
-        done_at_kill = _committed(lab, app_id, source)
+        done_at_kill = committed(lab, app_id, source)
         first.send_signal(signal.SIGKILL)
         first.wait(10)
         assert done_at_kill < ORDERS, "the first instance finished before it was killed"
