@@ -35,7 +35,8 @@ def test_environment_yml_brings_java_17_and_maven_for_the_local_backend():
     python = next(d for d in names if d.startswith("python="))
     required = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["requires-python"]
     assert tuple(map(int, python.split("=")[1].split("."))) >= tuple(
-        map(int, re.findall(r"\d+", required)))
+        map(int, re.findall(r"\d+", required))
+    )
 
 
 def test_the_broker_pom_pins_the_kafka_version_labkit_runs():

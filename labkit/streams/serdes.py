@@ -70,7 +70,7 @@ class StateSerde:
 
 STATE_SERDE = StateSerde()
 
-try:  # the fast JSON library, when installed (Quix Streams depends on it); never required
+try:  # the fast JSON library: a dependency of labkit (and of Quix Streams); json if it is absent
     import orjson as _orjson
 
     _FAST_LOADS: Any = _orjson.loads
