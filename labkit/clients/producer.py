@@ -18,6 +18,7 @@ from confluent_kafka import Producer as _KafkaProducer
 
 from labkit.clients.config import client_config, kafka_properties
 from labkit.clients.exceptions import DeliveryError
+from labkit.exceptions import LabkitError
 from labkit.serdes import Serde, resolve
 
 PRODUCER_DEFAULTS = {
@@ -28,6 +29,8 @@ PRODUCER_DEFAULTS = {
 }
 
 KeySpec = str | Callable[[Any], Any] | None
+# a serialized record: topic, value bytes, key bytes, produce() extras (headers, partition, ...)
+Encoded = tuple[str, bytes | None, bytes | None, dict[str, Any] | None]
 
 
 @dataclass
@@ -91,26 +94,46 @@ class Producer:
         timestamp: int | None = None,
     ) -> None:
         """Queue one record; its delivery report is collected by the next poll or flush."""
+        self.send_encoded(self.encode(topic, value, key, headers, partition, timestamp))
+
+    def encode(
+        self,
+        topic: str,
+        value: Any,
+        key: Any = None,
+        headers: Mapping[str, Any] | None = None,
+        partition: int | None = None,
+        timestamp: int | None = None,
+    ) -> Encoded:
+        """One record serialized and ready for :meth:`send_encoded`; raises what the serdes
+        raise (a ``SerdeError`` naming the field) without sending anything."""
         data = self.serde.serialize(value, topic)
         if key is not None:
             key = self.key_serde.serialize(key, topic)
-        if headers or partition is not None or timestamp is not None:
-            extra: dict[str, Any] = {}
-            if headers:
-                extra["headers"] = [
-                    (k, v if isinstance(v, bytes) or v is None else str(v).encode())
-                    for k, v in headers.items()
-                ]
-            if partition is not None:
-                extra["partition"] = partition
-            if timestamp is not None:
-                extra["timestamp"] = timestamp
-            self._produce(topic, data, key, extra)
-        else:  # the common case, kept to one call into confluent-kafka
+        if not (headers or partition is not None or timestamp is not None):
+            return topic, data, key, None
+        extra: dict[str, Any] = {}
+        if headers:
+            extra["headers"] = [
+                (k, v if isinstance(v, bytes) or v is None else str(v).encode())
+                for k, v in headers.items()
+            ]
+        if partition is not None:
+            extra["partition"] = partition
+        if timestamp is not None:
+            extra["timestamp"] = timestamp
+        return topic, data, key, extra
+
+    def send_encoded(self, encoded: Encoded) -> None:
+        """Queue a record made by :meth:`encode`."""
+        topic, data, key, extra = encoded
+        if extra is None:  # the common case, kept to one call into confluent-kafka
             try:
                 self._producer.produce(topic, data, key, on_delivery=self._on_delivery)
             except BufferError:
                 self._produce(topic, data, key, {})
+        else:
+            self._produce(topic, data, key, extra)
         self._producer.poll(0)
 
     def _produce(self, topic: str, value: Any, key: Any, extra: dict[str, Any]) -> None:
@@ -194,17 +217,29 @@ def produce_all(
     timestamp: str | Callable[[Any], int] | None = None,
     flush_timeout: float = 60.0,
 ) -> ProduceResult:
-    """Send every record, wait for all acknowledgements and report counts per partition."""
+    """Send every record, wait for all acknowledgements and report counts per partition.
+
+    Every record is serialized before the first is sent, so a record a serde refuses (a
+    missing field, a schema mismatch) stops the batch with nothing sent: the error names the
+    record's position in the batch, and fixing it and running again sends each record once.
+    """
     get_key = key_function(key)
     get_ts = key_function(timestamp) if timestamp is not None else None
     before = Counter(producer.acked)
-    send = producer.send
-    count = 0
-    for record in records:
+    encode = producer.encode
+    batch = []
+    for index, record in enumerate(records):
         hdrs = headers(record) if callable(headers) else headers
         ts = get_ts(record) if get_ts else None
-        send(topic, record, get_key(record), hdrs, None, ts)
-        count += 1
+        try:
+            batch.append(encode(topic, record, get_key(record), hdrs, None, ts))
+        except LabkitError as exc:  # the same error (type, field path), saying where and what
+            exc.args = (f"record {index} of the batch: {exc} (none of the batch was sent)",)
+            raise
+    send = producer.send_encoded
+    for encoded in batch:
+        send(encoded)
+    count = len(batch)
     producer.flush(flush_timeout)
     delta = {p: n - before[(t, p)] for (t, p), n in producer.acked.items() if t == topic}
     return ProduceResult(topic, count, {p: n for p, n in sorted(delta.items()) if n})

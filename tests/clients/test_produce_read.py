@@ -121,6 +121,19 @@ def test_a_record_that_is_not_json_names_topic_partition_and_offset(lab, topic_f
     assert len(lab.read(topic, serde="bytes")) == 3
 
 
+def test_a_batch_with_a_record_the_serde_refuses_sends_none_of_it(lab, topic_factory):
+    topic = topic_factory("half-batch")
+    records = [{"n": 1}, {"n": 2}, {"n": {1, 2}}, {"n": 4}]  # a set is not JSON
+    with pytest.raises(
+        SerdeError, match=r"record 2 of the batch: .*JSON.*none of the batch was sent"
+    ):
+        lab.produce(topic, records)
+    assert len(lab.read(topic, timeout=3)) == 0
+    records[2] = {"n": 3}
+    assert lab.produce(topic, records).count == 4  # fixed and sent again: each record once
+    assert sorted(v["n"] for v in lab.read(topic)["value"]) == [1, 2, 3, 4]
+
+
 def test_delivery_failure_is_raised_not_dropped(lab, topic_factory):
     topic = topic_factory("small", config={"max.message.bytes": "1000"})
     with pytest.raises(DeliveryError, match="failed delivery"):
