@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from labkit.exceptions import LabkitError
 from labkit.streams.config import Guarantee, StoreType, StreamConfig
 from labkit.streams.dsl import KStream, KTable, check_store
 from labkit.streams.engine import Engine, Metrics, RunResult
@@ -390,9 +391,44 @@ class StreamApp:
         output topics stay."""
         self._check_idle()
         self._close_stores()
-        self.lab.topics.delete(self.topology.internal_topics(), missing_ok=True)
+        internal = self.topology.internal_topics()
+        self.lab.topics.delete(internal, missing_ok=True)
         self.lab.groups.delete(self.app_id, missing_ok=True)
         shutil.rmtree(self.config.app_state_dir(), ignore_errors=True)
+        self._delete_subjects(internal)
+
+    def _delete_subjects(self, topics: list[str]) -> None:
+        """Delete the registry subjects the app's Avro serdes register for its internal topics
+        (``<topic>-value``), which would otherwise outlive them. A subject that does not name
+        the topic (a fixed ``subject=``) may be shared, and stays."""
+        specs = [self.config.key_serde, self.config.value_serde]
+        specs += [v for n in self.topology.nodes for k, v in n.args.items() if k.endswith("serde")]
+        specs += [
+            s for spec in self.topology.stores.values() for s in (spec.key_serde, spec.value_serde)
+        ]
+        avro = [
+            s
+            for s in specs
+            if (isinstance(s, str) and s.startswith("avro:")) or hasattr(s, "subject_for")
+        ]
+        if not avro or not topics:
+            return
+        from labkit.schemas import SchemaNotFoundError
+        from labkit.serdes import resolve
+
+        subjects: dict[str, Any] = {}
+        for serde in map(resolve, avro):
+            for topic in topics:
+                subject = serde.subject_for(topic)
+                if topic in subject:
+                    subjects[subject] = serde.registry
+        for subject, registry in subjects.items():
+            try:
+                registry.delete_subject(subject, permanent=True)
+            except SchemaNotFoundError:
+                pass  # never registered: the app did not get that far
+            except LabkitError as exc:  # the topics are gone; say what is left behind
+                log.warning("%s: subject %r not deleted: %s", self.app_id, subject, exc)
 
     def _close_stores(self) -> None:
         for store in self._stores.values():

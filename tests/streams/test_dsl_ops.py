@@ -5,7 +5,11 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from decimal import Decimal
 
+import pytest
+
 import labkit
+from labkit.schemas import AvroSerde, SchemaNotFoundError
+from labkit.schemas.registry import ConfluentRegistry
 from labkit.streams import read_table
 
 
@@ -122,3 +126,25 @@ def test_avro_orders_and_a_decimal_aggregate(lab, topic_factory, make_app):
     )
     # JSON output writes a Decimal as its exact decimal string
     assert read_table(lab, output) == {c: str(t) for c, t in expected.items()}
+
+
+def test_reset_deletes_the_registry_subjects_of_the_internal_topics(lab, orders_topic, make_app):
+    """An Avro repartition topic registers ``<topic>-value``; reset() deletes the topic and the
+    subject with it, so reruns leave nothing behind in the registry."""
+    url = labkit.lab(registry=True).schema_registry_url
+    with ConfluentRegistry(url) as registry:
+        source, _ = orders_topic(100)
+        app = make_app()
+        serde = AvroSerde("OrderCreated", registry=registry)
+        (
+            app.stream(source)
+            .group_by(lambda key, order: order["customerId"], value=serde, name="by-customer")
+            .count(store="orders-per-customer")
+        )
+        app.run(until_idle=1.0, timeout=60)
+        subject = f"{app.app_id}-by-customer-repartition-value"
+        assert registry.versions(subject) == [1]
+        app.close()
+        app.reset()
+        with pytest.raises(SchemaNotFoundError):
+            registry.versions(subject)
