@@ -16,6 +16,7 @@ lambda key, value, aggregate: new_aggregate)``, ``reduce(lambda aggregate, value
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -30,6 +31,7 @@ from labkit.streams.windows import (
     TimeWindows,
     WindowedSerde,
     check_options,
+    to_ms,
 )
 
 KeyValue = tuple[Any, Any]
@@ -380,12 +382,23 @@ class KGroupedStream:
             {"initializer": _zero, "aggregator": _plus_one},
         )
 
-    def windowed_by(self, windows: TimeWindows, late: LatePolicy = "drop") -> TimeWindowedKStream:
+    def windowed_by(
+        self,
+        windows: TimeWindows,
+        late: LatePolicy = "drop",
+        retention: int | dt.timedelta | None = None,
+    ) -> TimeWindowedKStream:
         """Aggregate per key *and* time window (event time: the record timestamps, or the
         ``timestamp=`` of ``app.stream``). ``late``: what becomes of a record that arrives
         after its window closed (stream time past ``end + grace``): ``"drop"`` counts it in
         ``app.metrics.late`` and logs it, ``"on_error"`` also hands it to the app's error
-        handler (to route it to a dead-letter topic, or to stop).
+        handler (to route it to a dead-letter topic, or to stop). ``retention`` (ms or a
+        ``timedelta``, at least size + grace): how long a window stays in the store, counted
+        back from stream time; older windows are deleted at commit, from the store and (with a
+        tombstone) from its changelog, so the store stays bounded in a service that runs for
+        weeks. Kafka Streams' ``Materialized.withRetention``; its default is size + grace, so
+        that only open windows are kept. labkit's default, ``None``, keeps every window, so
+        that a lab can query the closed ones.
 
         >>> from labkit.streams import TimeWindows
         >>> (app.stream("orders", timestamp=lambda k, o: o["createdAt"])
@@ -400,17 +413,33 @@ class KGroupedStream:
                 "TimeWindows.hopping(size, advance, grace)"
             )
         check_options("update", late)
-        return TimeWindowedKStream(self, windows, late)
+        retention_ms = None
+        if retention is not None:
+            retention_ms = to_ms(retention, "retention")
+            if retention_ms < windows.size_ms + windows.grace_ms:
+                raise TopologyError(
+                    f"retention ({retention_ms} ms) must be at least the window size plus its "
+                    f"grace ({windows.size_ms} + {windows.grace_ms} ms): a window must stay in "
+                    "the store until it closes"
+                )
+        return TimeWindowedKStream(self, windows, late, retention_ms)
 
 
 class TimeWindowedKStream:
     """A grouped stream cut into time windows, waiting for an aggregation (one value per key
     and window, kept in a window store)."""
 
-    def __init__(self, grouped: KGroupedStream, windows: TimeWindows, late: LatePolicy) -> None:
+    def __init__(
+        self,
+        grouped: KGroupedStream,
+        windows: TimeWindows,
+        late: LatePolicy,
+        retention_ms: int | None = None,
+    ) -> None:
         self._grouped = grouped
         self.windows = windows
         self.late = late
+        self.retention_ms = retention_ms
 
     def _windowed(
         self,
@@ -424,6 +453,7 @@ class TimeWindowedKStream:
     ) -> KTable:
         check_options(emit, self.late)
         args = {**args, "windows": self.windows, "emit": emit, "late": self.late}
+        args["retention"] = self.retention_ms
         return self._grouped._table(op, store, store_type, value, key, args, self.windows)
 
     def aggregate(

@@ -79,6 +79,7 @@ class Metrics:
     restore_seconds: float = 0.0
     dropped: int = 0
     late: int = 0  # records that came after one of their time windows had closed
+    expired: int = 0  # windows deleted from window stores past their retention
     errors_continued: int = 0
     by_topic: Counter = field(default_factory=Counter)
 

@@ -136,6 +136,7 @@ class Task:
                 args["windows"],
                 args["emit"],
                 args["late"],
+                retention_ms=args.get("retention"),
                 initializer=args.get("initializer"),
                 aggregator=args.get("aggregator"),
                 reducer=args.get("reducer"),

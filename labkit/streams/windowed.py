@@ -10,6 +10,9 @@ Kafka Streams keeps it) decides which are: a window closes once stream time reac
 commit). ``emit="close"`` forwards each window once, when it closes, with the record timestamp
 ``end - 1``; the windows still open are found again in the store after a restart or an abort, so
 a window is emitted exactly once under exactly-once.
+
+With a ``retention`` the windows that start at or before ``stream time - retention`` are deleted
+at commit, with a tombstone in the changelog, so a long-running app's store stays bounded.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ class WindowedAggregateProcessor(Processor):
         windows: TimeWindows,
         emit: str,
         late: str,
+        retention_ms: int | None = None,
         initializer: Callable[[], Any] | None = None,
         aggregator: Callable[[Any, Any, Any], Any] | None = None,
         reducer: Callable[[Any, Any], Any] | None = None,
@@ -53,6 +57,8 @@ class WindowedAggregateProcessor(Processor):
         # emit="close": windows not yet emitted, by end: {end: {store key: (key, start)}}
         self._open: dict[int, dict[bytes, tuple[Any, int]]] = {}
         self._ends: list[int] = []
+        self.retention = retention_ms
+        self._next_expiry = 0  # stream time - retention must reach this before a sweep finds more
 
     def process(self, key: Any, value: Any, rc: RecordContext) -> None:
         if key is None:
@@ -107,21 +113,38 @@ class WindowedAggregateProcessor(Processor):
                     self.forward(Windowed(key, start, end), value, ctx)
 
     def flush(self) -> None:
-        """At commit: log the changed windows; with emit="update" forward them downstream."""
+        """At commit: log the changed windows; with emit="update" forward them downstream.
+        Then drop the windows past their retention."""
         if self.emit_on_close:
             self.emit_closed()  # stream time may have moved on records that never got here
             self.store.flush_dirty()
+        else:
+            for (key, start), value, timestamp in self.store.flush_dirty():
+                if self.children:
+                    ctx = RecordContext(None, None, None, timestamp, None)
+                    self.forward(Windowed(key, start, start + self.size), value, ctx)
+        if self.retention is not None:
+            self.expire()
+
+    def expire(self) -> None:
+        """Delete the windows that start at or before ``stream time - retention`` (closed, as
+        retention >= size + grace): from the store and, by tombstones, from the changelog;
+        nothing goes downstream. Window starts are multiples of the advance, so a sweep runs
+        only when that horizon has passed a new one."""
+        assert self.retention is not None
+        horizon = self.task.stream_time - self.retention
+        if horizon < self._next_expiry:
             return
-        for (key, start), value, timestamp in self.store.flush_dirty():
-            if self.children:
-                ctx = RecordContext(None, None, None, timestamp, None)
-                self.forward(Windowed(key, start, start + self.size), value, ctx)
+        self.task.engine.metrics.expired += self.store.expire(horizon)
+        advance = self.windows.advance_ms
+        self._next_expiry = horizon - horizon % advance + advance
 
     def reset(self) -> None:
         """After a restart or an abort: the open windows are the committed ones stream time has
         not closed yet."""
         self._open.clear()
         self._ends.clear()
+        self._next_expiry = 0
         if not self.emit_on_close:
             return
         close = self.task.stream_time - self.grace

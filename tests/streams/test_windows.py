@@ -22,6 +22,7 @@ from labkit.streams import (
     LateRecordError,
     RecordProcessingError,
     TimeWindows,
+    TopologyError,
     Windowed,
     read_table,
 )
@@ -223,3 +224,54 @@ def test_late_records_go_to_the_error_handler_when_asked(lab, topic_factory, mak
         stopped.run(until_idle=1.0, timeout=60)
     assert info.value.offset == late[0] and info.value.context.stage == "late"
     assert "cannot add to its time window(s)" in str(info.value)
+
+
+@pytest.mark.parametrize("store_type", ["sqlite", "memory"])
+def test_retention_bounds_the_window_store_and_its_changelog(
+    lab, topic_factory, make_app, store_type
+):
+    """Windows that start at or before stream time - retention leave the store and, by
+    tombstones, the changelog; the output topic still has every window's total."""
+    orders = labkit.data.orders(2_000, seed=37)
+    source = topic_factory("orders-by-customer", partitions=1)  # one task: one stream time
+    lab.produce(source, orders, key="customerId", timestamp="createdAt")
+    output = topic_factory("totals-per-minute", partitions=1)
+    app = make_app(guarantee="exactly_once", store_type=store_type, commit_interval=0.05)
+    retention = 10 * MINUTE
+    (
+        app.stream(source)
+        .group_by_key()  # no repartition
+        .windowed_by(TimeWindows.tumbling(MINUTE, grace=0), retention=retention)
+        .aggregate(lambda: 0, add_cents, store="totals")
+        .to(output)
+    )
+    app.run(until_idle=1.0, timeout=90)
+
+    expected = oracle_windowed_cents(orders, MINUTE, MINUTE)
+    horizon = max(o["createdAt"] for o in orders) - retention
+    kept = {(c, s): v for (c, s), v in expected.items() if s > horizon}
+    assert 0 < len(kept) < len(expected) / 2
+    assert {(w.key, w.start): v for w, v in app.store("totals").items()} == kept
+    assert app.metrics.expired == len(expected) - len(kept)
+    # every window went downstream before it expired, and no tombstone followed it there
+    assert read_table(lab, output) == {f"{c}@{s}/{s + MINUTE}": v for (c, s), v in expected.items()}
+    # a new instance without local state restores only the windows retention kept
+    app.close()
+    fresh = make_app(app.app_id, store_type="memory", state_dir=app.config.state_dir / "fresh")
+    (
+        fresh.stream(source)
+        .group_by_key()
+        .windowed_by(TimeWindows.tumbling(MINUTE, grace=0), retention=retention)
+        .aggregate(lambda: 0, add_cents, store="totals")
+    )
+    fresh.run(until_idle=1.0, timeout=60)
+    assert {(w.key, w.start): v for w, v in fresh.store("totals").items()} == kept
+
+
+def test_retention_shorter_than_size_plus_grace_is_refused(make_app):
+    app = make_app()
+    grouped = app.stream("orders").group_by_key()
+    with pytest.raises(
+        TopologyError, match=r"retention \(60000 ms\) must be at least .*60000 \+ 5000"
+    ):
+        grouped.windowed_by(TimeWindows.tumbling(MINUTE, grace=5_000), retention=MINUTE)

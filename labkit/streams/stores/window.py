@@ -74,6 +74,31 @@ class WindowStore(KeyValueStore):
             for k, start, v in self._locked_range(None, time_from, time_to)
         ]
 
+    def expire(self, horizon: int) -> int:
+        """Delete every window starting at or before ``horizon``: from this commit's layer and,
+        with a tombstone logged now, from the committed state and the changelog. Nothing is
+        marked dirty, so nothing goes downstream. Returns how many windows went."""
+        with self._lock:
+            old = [
+                k + s.to_bytes(_START, "big")
+                for k, s, _ in self._range(None, _NO_LIMIT[0], horizon)
+            ]
+        old += [kb for kb in self._uncommitted if split(kb)[1] <= horizon]
+        gone = 0
+        for kb in dict.fromkeys(old):
+            entry = self._uncommitted.get(kb)
+            if entry is not None and entry[1] is None:
+                continue  # deleted already in this commit
+            self._uncommitted[kb] = (
+                self.key_serde.deserialize(kb, self.changelog_topic),
+                None,
+                None,
+            )
+            self._dirty.pop(kb, None)
+            self._log(kb, None)
+            gone += 1
+        return gone
+
     def _locked_range(
         self, prefix: bytes | None, time_from: int | None, time_to: int | None
     ) -> list[tuple[bytes, int, bytes]]:
