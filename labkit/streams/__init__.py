@@ -1,7 +1,8 @@
 """Stateful stream processing in Python: a small Kafka Streams.
 
 ``StreamApp`` builds a topology with Kafka Streams' DSL (``stream``/``table`` -> ``filter``/
-``map``/``map_values``/``select_key``/``flat_map``/``peek``/``branch``/``join``/``left_join`` ->
+``map``/``map_values``/``select_key``/``flat_map``/``peek``/``branch``/``join``/``left_join``
+with a table, ``join(stream, windows=JoinWindows...)`` with a stream ->
 ``group_by``/``group_by_key`` [-> ``windowed_by(TimeWindows...)``] -> ``aggregate``/``reduce``/
 ``count`` -> ``to_stream``/``to``), runs it in tasks per input partition with state stores (in
 memory or SQLite) backed by compacted changelog topics, and commits with at-least-once or
@@ -46,7 +47,7 @@ from labkit.streams.iq import StoreView, WindowStoreView, store_sql
 from labkit.streams.serdes import STATE_SERDE
 from labkit.streams.table import read_table
 from labkit.streams.topology import TopologyDescription
-from labkit.streams.windows import TimeWindows, Windowed
+from labkit.streams.windows import JoinWindows, TimeWindows, Windowed
 
 __all__ = [
     "STATE_SERDE",
@@ -71,6 +72,7 @@ __all__ = [
     "StreamApp",
     "StreamsError",
     "TimeWindowedKStream",
+    "JoinWindows",
     "TimeWindows",
     "TopologyDescription",
     "TopologyError",

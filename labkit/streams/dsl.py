@@ -27,6 +27,7 @@ from labkit.streams.serdes import STATE_SERDE
 from labkit.streams.topology import Node, StoreSpec, Topology
 from labkit.streams.windows import (
     Emit,
+    JoinWindows,
     LatePolicy,
     TimeWindows,
     WindowedSerde,
@@ -203,10 +204,11 @@ class KStream:
     # -- joins -----------------------------------------------------------------------------
     def join(
         self,
-        table: KTable,
+        table: KTable | KStream,
         joiner: Callable[[Any, Any], Any],
         name: str | None = None,
         key: Any = None,
+        windows: JoinWindows | None = None,
     ) -> KStream:
         """Enrich each record with the table's current value for its key: ``joiner(value,
         table_value)`` becomes the new value; records whose key the table lacks are dropped
@@ -214,13 +216,73 @@ class KStream:
         partition count); if a step before changed the key, the stream is repartitioned first.
         ``key``: the serde of that repartition topic's key.
 
+        Given another *stream* and ``windows=JoinWindows.of(...)``, a windowed stream-stream
+        join (see :mod:`labkit.streams.join`): each pair of records of one key whose event times
+        are within the windows becomes ``joiner(value, other_value)``, once.
+
+        >>> (app.stream("orders")
+        ...     .join(app.stream("payments"), lambda order, payment: {**order, **payment},
+        ...           windows=JoinWindows.of(10 * 60_000, grace=3_600_000))
+        ...     .to("orders-paid"))                                      # doctest: +SKIP
+
         >>> customers = app.table("customers")                          # doctest: +SKIP
         >>> (app.stream("orders")
         ...     .select_key(lambda order_id, order: order["customerId"])
         ...     .join(customers, lambda order, customer: {**order, "tier": customer["tier"]})
         ...     .to("orders-enriched"))                                  # doctest: +SKIP
         """
+        if isinstance(table, KStream):
+            return self._stream_join(table, joiner, windows, name, key)
+        if windows is not None:
+            raise TopologyError("windows= is for a join of two streams; a table join takes none")
         return self._join(table, joiner, False, name, key)
+
+    def _stream_join(
+        self,
+        other: KStream,
+        joiner: Callable[[Any, Any], Any],
+        windows: JoinWindows | None,
+        name: str | None,
+        key: Any,
+    ) -> KStream:
+        if other._topology is not self._topology:
+            raise TopologyError("join() takes a stream of the same app")
+        if not isinstance(windows, JoinWindows):
+            raise TopologyError(
+                "a join of two streams needs windows=JoinWindows.of(time_difference, grace): "
+                "how far apart in event time two records may be to meet"
+            )
+        _check_callable(joiner, "the joiner")
+        t = self._topology
+        key_serde = key or self._key_serde
+        base = name or f"KSTREAM-JOIN-{t.next_index():010d}"
+        sides = []
+        for side, stream in (("this", self), ("other", other)):
+            node = stream._node
+            if stream._key_changed:  # both sides must be partitioned by the join key
+                node = t.repartition(
+                    node, f"{base}-{side}", f"{base}-{side}", key_serde, stream._value_serde
+                )
+            sides.append(node)
+        stores = [f"{base}-{side}-join-store" for side in ("this", "other")]
+        joins = []
+        for i, (side, parent) in enumerate(zip(("this", "other"), sides, strict=True)):
+            node = t.add(
+                "processor",
+                "stream_join",
+                f"KSTREAM-JOIN{side.upper()}",
+                [parent],
+                name=f"{name}-join-{side}" if name else None,
+                args={"joiner": joiner, "windows": windows, "left": side == "this"},
+            )
+            node.stores += [stores[i], stores[1 - i]]  # its own side's store first
+            joins.append(node)
+        for store, node in zip(stores, joins, strict=True):
+            t.add_store(StoreSpec(store, None, key_serde, STATE_SERDE, node, windows=windows))
+        merge = t.add(
+            "processor", "pass", "KSTREAM-MERGE", joins, name=f"{name}-merge" if name else None
+        )
+        return KStream(t, merge, key_serde, None)
 
     def left_join(
         self,

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from confluent_kafka import Message
 
 from labkit.streams.exceptions import LateRecordError, StreamsError
+from labkit.streams.join import StreamStreamJoinProcessor
 from labkit.streams.processors import (
     SIMPLE,
     AggregateProcessor,
@@ -78,8 +79,10 @@ class Task:
         self.engine = engine
         self.stores = stores
         self.sources: dict[str, SourceProcessor] = {}
-        self.tables: list[TableProcessor | WindowedAggregateProcessor] = []
-        self.windowed: list[WindowedAggregateProcessor] = []
+        self.tables: list[
+            TableProcessor | WindowedAggregateProcessor | StreamStreamJoinProcessor
+        ] = []
+        self.windowed: list[WindowedAggregateProcessor | StreamStreamJoinProcessor] = []
         self.next_offsets: dict[TopicPartition, int | None] = {}
         self.committed_offsets: dict[TopicPartition, int | None] = {}
         self.stream_time = -1  # the largest record timestamp seen; -1: none yet
@@ -115,6 +118,19 @@ class Task:
         if op == "pass":
             return Processor(node.name, self)
         store = self.stores[node.stores[0]]
+        if op == "stream_join":
+            join = StreamStreamJoinProcessor(
+                node.name,
+                self,
+                store,  # type: ignore[arg-type]
+                self.stores[node.stores[1]],  # type: ignore[arg-type]
+                args["joiner"],
+                args["windows"],
+                args["left"],
+            )
+            self.tables.append(join)  # flushed at commit
+            self.windowed.append(join)  # reset after an abort
+            return join
         if op in ("join", "left_join"):
             return StreamTableJoinProcessor(
                 node.name, self, store, args["joiner"], op == "left_join"

@@ -107,6 +107,48 @@ class TimeWindows:
         return f"{kind} windows of {self.size_ms} ms, grace {self.grace_ms} ms"
 
 
+@dataclass(frozen=True)
+class JoinWindows:
+    """How far apart in event time two records may be to join: a record at ``t`` of the left
+    stream meets the right stream's records of the same key in ``[t - before, t + after]``.
+    ``grace``: how long after that a record may still arrive out of order; older ones are late.
+
+    labkit reads a task's partitions in the order records arrive (Kafka Streams picks the
+    partition whose next record has the lowest timestamp), so when one stream is produced long
+    before the other, the grace must cover the gap.
+
+    >>> JoinWindows.of(dt.timedelta(minutes=10), grace=dt.timedelta(hours=1))
+    JoinWindows(before_ms=600000, after_ms=600000, grace_ms=3600000)
+    """
+
+    before_ms: int
+    after_ms: int
+    grace_ms: int = 0
+
+    def __post_init__(self) -> None:
+        if min(self.before_ms, self.after_ms, self.grace_ms) < 0:
+            raise TopologyError("join windows' before, after and grace must not be negative")
+
+    @classmethod
+    def of(cls, time_difference: int | dt.timedelta, grace: int | dt.timedelta = 0) -> JoinWindows:
+        """At most ``time_difference`` apart either way (``JoinWindows.ofTimeDifferenceAndGrace``)."""
+        ms = to_ms(time_difference, "time difference")
+        return cls(ms, ms, to_ms(grace, "grace"))
+
+    @property
+    def size_ms(self) -> int:
+        """The span a record looks across (``before + after``), as Kafka Streams sizes it."""
+        return self.before_ms + self.after_ms
+
+    @property
+    def retention_ms(self) -> int:
+        """How long a record stays in its side's store: ``before + after + grace``."""
+        return self.before_ms + self.after_ms + self.grace_ms
+
+    def describe(self) -> str:
+        return f"join windows -{self.before_ms}/+{self.after_ms} ms, grace {self.grace_ms} ms"
+
+
 class Windowed(NamedTuple):
     """The key of a windowed aggregate: the record key and its window ``[start, end)``."""
 

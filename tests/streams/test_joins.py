@@ -12,7 +12,13 @@ import pandas as pd
 import pytest
 
 import labkit
-from labkit.streams import CoPartitioningError, StreamApp, TopologyError, read_table
+from labkit.streams import (
+    CoPartitioningError,
+    JoinWindows,
+    StreamApp,
+    TopologyError,
+    read_table,
+)
 from labkit.streams.topics import task_counts
 
 COMPACTED = {"cleanup.policy": "compact"}
@@ -155,3 +161,108 @@ def test_join_topology_and_partition_counts_without_a_broker():
         StreamApp("other", lab=None).stream("x").join(customers, enrich)
     with pytest.raises(TopologyError, match="already a source"):
         app.table("orders")
+
+
+def test_orders_join_their_payments_within_a_minute_equal_pandas(lab, topic_factory, make_app):
+    """A windowed stream-stream join: each order meets the payment of its orderId made within
+    60 s of it (either way), once; a payment keyed by paymentId is re-keyed and repartitioned
+    first. Checked against a pandas merge filtered on the time difference."""
+    orders = labkit.data.orders(3_000, seed=23)
+    payments = labkit.data.payments(orders, seed=23)
+    order_topic = topic_factory("orders", partitions=3)
+    payment_topic = topic_factory("payments", partitions=2)  # keyed by paymentId: repartitioned
+    output = topic_factory("orders-paid", partitions=3)
+    lab.produce(order_topic, orders, key="orderId", timestamp="createdAt")
+    lab.produce(payment_topic, payments, key="paymentId", timestamp="processedAt")
+    app = make_app(guarantee="exactly_once")
+    paid = app.stream(payment_topic).select_key(lambda payment_id, payment: payment["orderId"])
+    (
+        app.stream(order_topic)
+        .join(
+            paid,
+            lambda order, payment: {"amount": order["amount"], "method": payment["method"]},
+            windows=JoinWindows.of(60_000, grace=24 * 3_600_000),  # grace: a backfill
+            name="order-payment",
+        )
+        .to(output)
+    )
+    app.run(until_idle=1.0, timeout=90)
+
+    frame = pd.DataFrame(orders).merge(pd.DataFrame(payments), on="orderId", suffixes=("", "_p"))
+    near = frame[(frame["processedAt"] - frame["createdAt"]).abs() <= 60_000]
+    expected = {
+        r["orderId"]: {"amount": r["amount"], "method": r["method"]} for _, r in near.iterrows()
+    }
+    assert 0 < len(expected) < len(orders)  # some payments came more than a minute later
+    assert read_table(lab, output) == expected
+    assert len(lab.read(output, timeout=20)) == len(expected)  # each pair once
+    assert app.metrics.late == 0
+    assert sorted(app.topology.stores) == [
+        "order-payment-other-join-store",
+        "order-payment-this-join-store",
+    ]
+
+
+def test_a_payment_too_late_for_the_join_is_counted_not_joined(lab, topic_factory, make_app):
+    orders = labkit.data.orders(200, seed=5)
+    order_topic = topic_factory("orders", partitions=1)
+    payment_topic = topic_factory("payments", partitions=1)
+    output = topic_factory("orders-paid", partitions=1)
+    lab.produce(order_topic, orders, key="orderId", timestamp="createdAt")
+    first, last = orders[0], orders[-1]
+    late = {"orderId": first["orderId"], "method": "card", "processedAt": first["createdAt"]}
+    on_time = {"orderId": last["orderId"], "method": "card", "processedAt": last["createdAt"]}
+    app = make_app()
+    (
+        app.stream(order_topic)
+        .join(app.stream(payment_topic), lambda o, p: p["method"], windows=JoinWindows.of(60_000))
+        .to(output)
+    )
+    app.run(until_idle=1.0, timeout=60)  # stream time: the last order's
+    lab.produce(payment_topic, [late, on_time], key="orderId", timestamp="processedAt")
+    app.run(until_idle=1.0, timeout=60)
+    assert read_table(lab, output) == {last["orderId"]: "card"}
+    assert app.metrics.late == 1
+
+
+def test_a_stream_join_needs_join_windows(make_app):
+    app = make_app()
+    with pytest.raises(TopologyError, match="needs windows=JoinWindows.of"):
+        app.stream("orders").join(app.stream("payments"), lambda o, p: o)
+
+
+def test_join_state_moves_through_the_changelogs(lab, topic_factory, make_app, tmp_path):
+    """The orders a first instance held meet payments that arrive after it is gone: a new
+    instance without local state restores both sides' stores from their changelogs."""
+    orders = labkit.data.orders(1_000, seed=29)
+    payments = labkit.data.payments(orders, seed=29)
+    order_topic = topic_factory("orders", partitions=3)
+    payment_topic = topic_factory("payments", partitions=3)
+    output = topic_factory("orders-paid", partitions=3)
+    lab.produce(order_topic, orders, key="orderId", timestamp="createdAt")
+    lab.produce(payment_topic, payments[:500], key="orderId", timestamp="processedAt")
+
+    def build(app):
+        (
+            app.stream(order_topic)
+            .join(
+                app.stream(payment_topic),
+                lambda order, payment: payment["method"],
+                windows=JoinWindows.of(10 * 60_000, grace=24 * 3_600_000),
+            )
+            .to(output)
+        )
+        return app
+
+    first = build(make_app(guarantee="exactly_once", state_dir=tmp_path / "first"))
+    first.run(until_idle=1.0, timeout=60)
+    first.close()
+    lab.produce(payment_topic, payments[500:], key="orderId", timestamp="processedAt")
+    second = build(make_app(first.app_id, guarantee="exactly_once", state_dir=tmp_path / "second"))
+    second.run(until_idle=1.0, timeout=60)
+
+    assert second.metrics.restored >= 1_000  # at least every order, from the changelog
+    frame = pd.DataFrame(orders).merge(pd.DataFrame(payments), on="orderId")
+    near = frame[(frame["processedAt"] - frame["createdAt"]).abs() <= 10 * 60_000]
+    assert read_table(lab, output) == dict(zip(near["orderId"], near["method"], strict=True))
+    assert len(lab.read(output, timeout=20)) == len(near)

@@ -51,6 +51,42 @@ class WindowStore(KeyValueStore):
 
     size_ms: int = 0
 
+    def __init__(self, *args, **kwargs) -> None:  # noqa: ANN002, ANN003
+        super().__init__(*args, **kwargs)
+        # the windows written since the last commit, by key bytes: what fetch_live adds
+        self._pending: dict[bytes, list[int]] = {}
+
+    def put_bytes(self, kb: bytes, key: Any, value: Any, timestamp: int | None = None) -> None:
+        if kb not in self._uncommitted:
+            prefix, start = split(kb)
+            self._pending.setdefault(prefix, []).append(start)
+        super().put_bytes(kb, key, value, timestamp)
+
+    def commit(self, changelog_offset: int | None) -> None:
+        super().commit(changelog_offset)
+        self._pending = {}
+
+    def abort(self) -> None:
+        super().abort()
+        self._pending = {}
+
+    def fetch_live(self, key: Any, time_from: int, time_to: int) -> list[tuple[int, Any]]:
+        """``(start, value)`` of ``key``'s windows starting in ``[time_from, time_to]``,
+        this commit interval's writes included (what a processor sees; :meth:`fetch` gives
+        the committed state other threads may read)."""
+        assert isinstance(self.key_serde, WindowKeySerde)
+        topic = self.changelog_topic
+        prefix = self.key_serde.inner.serialize(key, topic)
+        with self._lock:
+            rows = self._range(prefix, time_from, time_to)
+        found = {start: self.value_serde.deserialize(v, topic) for _, start, v in rows}
+        for start in self._pending.get(prefix, ()):
+            if time_from <= start <= time_to:
+                entry = self._uncommitted.get(prefix + start.to_bytes(_START, "big"))
+                if entry is not None:
+                    found[start] = entry[1]
+        return sorted(((s, v) for s, v in found.items() if v is not None), key=lambda sv: sv[0])
+
     def fetch(
         self, key: Any, time_from: int | None = None, time_to: int | None = None
     ) -> list[tuple[int, Any]]:
@@ -89,6 +125,9 @@ class WindowStore(KeyValueStore):
             entry = self._uncommitted.get(kb)
             if entry is not None and entry[1] is None:
                 continue  # deleted already in this commit
+            if entry is None:
+                prefix, start = split(kb)
+                self._pending.setdefault(prefix, []).append(start)
             self._uncommitted[kb] = (
                 self.key_serde.deserialize(kb, self.changelog_topic),
                 None,
