@@ -28,7 +28,7 @@ def _quote(identifier: str) -> str:
     return '"' + identifier.replace('"', '""') + '"'
 
 
-def attach_sql(paths: Iterable[Path]) -> sqlite3.Connection:
+def _attach_sql(paths: Iterable[Path]) -> sqlite3.Connection:
     """An in-memory SQLite connection with each task's file of one store attached (as
     ``task_<task id>``) and a TEMP VIEW over all of them with the task as its first column:
     ``kv(task, key, value)`` for a key-value store, ``windows(task, key, start, value)`` for a
@@ -69,7 +69,7 @@ def store_sql(app_id: str, store: str, state_dir: Any = None) -> sqlite3.Connect
             f"no SQLite files of store {store!r} of {app_id!r} under {base}: has the app run "
             "there, with store_type='sqlite' (the default), and not been reset since?"
         )
-    return attach_sql(paths)
+    return _attach_sql(paths)
 
 
 def _sorted(rows: list[tuple[Any, Any]]) -> list[tuple[Any, Any]]:
@@ -121,7 +121,7 @@ class StoreView:
             raise StreamsError(
                 f"this instance holds no partition of store {self.name!r} yet (run the app first)"
             )
-        return attach_sql(self.paths)
+        return _attach_sql(self.paths)
 
     def get(self, key: Any, default: Any = None) -> Any:
         """The value for ``key``, or ``default``. Keys live in one partition each."""
