@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from labkit.streams import StreamApp, read_table, store_sql
+from labkit.streams import Guarantee, StreamApp, read_table, store_sql
 from labkit.streams.crash import Kill, crash_and_recover
 from labkit.streams.examples.customer_totals import COUNTS_STORE, TOTALS_STORE, amount_cents, build
 
@@ -61,14 +61,13 @@ def run_experiment(
     source: str,
     output: str,
     orders: int,
-    guarantee: str,
+    guarantee: Guarantee,
     state: Path,
-    kills: int = 5,
-    seed: int = 7,
-    max_rate: float = 4000.0,
-    commit_interval: float | None = None,
     log=print,  # noqa: ANN001
+    **options: Any,
 ) -> CrashReport:
+    """:func:`crash_and_recover` (5 kills at up to 4,000 orders/s unless ``options`` say
+    otherwise), then the audit."""
     report = CrashReport(guarantee, orders)
     started = time.monotonic()
 
@@ -77,18 +76,9 @@ def run_experiment(
             f"{guarantee}: SIGKILL {kill.run} with {kill.committed}/{orders} input offsets committed"
         )
 
+    options = {"kills": 5, "max_rate": 4000.0, **options}
     run = crash_and_recover(
-        lab,
-        app_id,
-        source,
-        output,
-        guarantee,
-        kills=kills,
-        seed=seed,
-        max_rate=max_rate,
-        commit_interval=commit_interval,
-        state_dir=state,
-        on_kill=logged,
+        lab, app_id, source, output, guarantee, state_dir=state, on_kill=logged, **options
     )
     report.kills = [kill.committed for kill in run.kills]
     log(f"{guarantee}: final run {run.final}")
