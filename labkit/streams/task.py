@@ -88,6 +88,7 @@ class Task:
         self.stream_time = -1  # the largest record timestamp seen; -1: none yet
         self.committed_stream_time = -1
         self.late_count = 0
+        self._late_record: Message | None = None  # the input record last found late
         self.current: Message | None = None  # the input record being processed
         processors = {id(n): self._build(n, topology, defaults) for n in sub.nodes}
         for node in sub.nodes:
@@ -235,10 +236,14 @@ class Task:
         stream_time: int,
     ) -> None:
         """A record came after some of its windows had closed: count it, log it, and hand it
-        to the error handler when the aggregation asked for that."""
+        to the error handler when the aggregation asked for that - once per input record, when
+        a stream feeds several windowed aggregations (one dead letter, not one per store)."""
+        assert isinstance(node, WindowedAggregateProcessor)
+        if self.current is not None and self._late_record is self.current:
+            return  # counted and handled for another aggregation already
+        self._late_record = self.current
         self.engine.metrics.late += 1
         self.late_count += 1
-        assert isinstance(node, WindowedAggregateProcessor)
         windows = ", ".join(f"[{s}, {s + node.size})" for s in starts)
         message = (
             f"late record: key {key!r}, timestamp {timestamp}, for window(s) {windows} that closed "

@@ -226,6 +226,32 @@ def test_late_records_go_to_the_error_handler_when_asked(lab, topic_factory, mak
     assert "cannot add to its time window(s)" in str(info.value)
 
 
+def test_a_late_record_is_one_dead_letter_when_two_aggregations_drop_it(
+    lab, topic_factory, make_app
+):
+    source = produce_late_input(lab, topic_factory)
+    seen = []
+
+    def collect(ctx):
+        seen.append(ctx.offset)
+        return "continue"
+
+    app = make_app(on_error=collect)
+    windowed = (
+        app.stream(source, timestamp=lambda key, value: value["ts"])
+        .group_by_key()
+        .windowed_by(TimeWindows.tumbling(SIZE, grace=GRACE), late="on_error")
+    )
+    windowed.count(store="counts")
+    windowed.aggregate(lambda: 0, lambda key, value, n: n + 1, store="counts-again")
+    app.run(until_idle=1.0, timeout=60)
+    on_time, late = late_oracle()
+    assert seen == late  # each late record once, though both stores left it out
+    assert app.metrics.late == len(late)
+    for store in ("counts", "counts-again"):
+        assert {w.start: n for w, n in app.store(store).items()} == on_time
+
+
 @pytest.mark.parametrize("store_type", ["sqlite", "memory"])
 def test_retention_bounds_the_window_store_and_its_changelog(
     lab, topic_factory, make_app, store_type
