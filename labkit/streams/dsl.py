@@ -36,6 +36,7 @@ from labkit.streams.windows import (
 )
 
 KeyValue = tuple[Any, Any]
+_Table = tuple[str | None, str | None, Any, Any]  # store, store_type, value serde, key serde
 _NAME = re.compile(r"^[A-Za-z0-9._-]+$")
 
 
@@ -339,7 +340,62 @@ class KStream:
         )
 
 
-class KGroupedStream:
+class _Aggregations:
+    """``aggregate``, ``reduce`` and ``count``: the same for a grouped stream (one value per
+    key) and a windowed one (one value per key and window); ``_materialize`` makes the table."""
+
+    def _materialize(self, op: str, emit: Emit, args: dict[str, Any], table: _Table) -> KTable:
+        raise NotImplementedError
+
+    def aggregate(
+        self,
+        initializer: Callable[[], Any],
+        aggregator: Callable[[Any, Any, Any], Any],
+        store: str | None = None,
+        store_type: str | None = None,
+        value: Any = None,
+        key: Any = None,
+        emit: Emit = "update",
+    ) -> KTable:
+        """A table of ``aggregator(key, value, aggregate)`` per key (and window, after
+        ``windowed_by``), starting from ``initializer()``; kept in the state store ``store``
+        (``"memory"`` or ``"sqlite"``, default the app's ``store_type``). ``value``: the store's
+        serde (default JSON that keeps ``Decimal`` and ``datetime``). ``emit`` (windows only):
+        ``"update"`` sends every change downstream (the latest per window at each commit when
+        the store caches), ``"close"`` sends each window once, final, when it closes."""
+        _check_callable(initializer, "aggregate's initializer")
+        _check_callable(aggregator, "aggregate's aggregator")
+        args = {"initializer": initializer, "aggregator": aggregator}
+        return self._materialize("aggregate", emit, args, (store, store_type, value, key))
+
+    def reduce(
+        self,
+        reducer: Callable[[Any, Any], Any],
+        store: str | None = None,
+        store_type: str | None = None,
+        value: Any = None,
+        key: Any = None,
+        emit: Emit = "update",
+    ) -> KTable:
+        """A table of ``reducer(aggregate, value)`` per key (and window); the first value
+        starts it."""
+        _check_callable(reducer, "reduce's reducer")
+        args = {"reducer": reducer}
+        return self._materialize("reduce", emit, args, (store, store_type, value, key))
+
+    def count(
+        self,
+        store: str | None = None,
+        store_type: str | None = None,
+        key: Any = None,
+        emit: Emit = "update",
+    ) -> KTable:
+        """A table of how many records each key (in each window) has had."""
+        args = {"initializer": _zero, "aggregator": _plus_one}
+        return self._materialize("aggregate", emit, args, (store, store_type, None, key))
+
+
+class KGroupedStream(_Aggregations):
     """Records grouped by key, waiting for an aggregation."""
 
     def __init__(
@@ -395,54 +451,13 @@ class KGroupedStream:
         t.add_store(spec)
         return KTable(t, node, store, key_serde, windows)
 
-    def aggregate(
-        self,
-        initializer: Callable[[], Any],
-        aggregator: Callable[[Any, Any, Any], Any],
-        store: str | None = None,
-        store_type: str | None = None,
-        value: Any = None,
-        key: Any = None,
-    ) -> KTable:
-        """A table of ``aggregator(key, value, aggregate)`` per key, starting from
-        ``initializer()``; kept in the state store ``store`` (``"memory"`` or ``"sqlite"``,
-        default the app's ``store_type``). ``value``: the store's serde (default JSON that keeps
-        ``Decimal`` and ``datetime``)."""
-        _check_callable(initializer, "aggregate's initializer")
-        _check_callable(aggregator, "aggregate's aggregator")
-        return self._table(
-            "aggregate",
-            store,
-            store_type,
-            value,
-            key,
-            {"initializer": initializer, "aggregator": aggregator},
-        )
-
-    def reduce(
-        self,
-        reducer: Callable[[Any, Any], Any],
-        store: str | None = None,
-        store_type: str | None = None,
-        value: Any = None,
-        key: Any = None,
-    ) -> KTable:
-        """A table of ``reducer(aggregate, value)`` per key; the first value starts it."""
-        _check_callable(reducer, "reduce's reducer")
-        return self._table("reduce", store, store_type, value, key, {"reducer": reducer})
-
-    def count(
-        self, store: str | None = None, store_type: str | None = None, key: Any = None
-    ) -> KTable:
-        """A table of how many records each key has had."""
-        return self._table(
-            "aggregate",
-            store,
-            store_type,
-            None,
-            key,
-            {"initializer": _zero, "aggregator": _plus_one},
-        )
+    def _materialize(self, op: str, emit: Emit, args: dict[str, Any], table: _Table) -> KTable:
+        if emit != "update":
+            raise TopologyError(
+                f"emit={emit!r} is for windowed aggregations (windowed_by(...) first): a table "
+                "without windows never closes, so every update goes downstream"
+            )
+        return self._table(op, *table, args)
 
     def windowed_by(
         self,
@@ -487,7 +502,7 @@ class KGroupedStream:
         return TimeWindowedKStream(self, windows, late, retention_ms)
 
 
-class TimeWindowedKStream:
+class TimeWindowedKStream(_Aggregations):
     """A grouped stream cut into time windows, waiting for an aggregation (one value per key
     and window, kept in a window store)."""
 
@@ -503,79 +518,11 @@ class TimeWindowedKStream:
         self.late = late
         self.retention_ms = retention_ms
 
-    def _windowed(
-        self,
-        op: str,
-        store: str | None,
-        store_type: str | None,
-        value: Any,
-        key: Any,
-        emit: Emit,
-        args: dict[str, Any],
-    ) -> KTable:
+    def _materialize(self, op: str, emit: Emit, args: dict[str, Any], table: _Table) -> KTable:
         check_options(emit, self.late)
         args = {**args, "windows": self.windows, "emit": emit, "late": self.late}
         args["retention"] = self.retention_ms
-        return self._grouped._table(op, store, store_type, value, key, args, self.windows)
-
-    def aggregate(
-        self,
-        initializer: Callable[[], Any],
-        aggregator: Callable[[Any, Any, Any], Any],
-        store: str | None = None,
-        store_type: str | None = None,
-        value: Any = None,
-        key: Any = None,
-        emit: Emit = "update",
-    ) -> KTable:
-        """A windowed table of ``aggregator(key, value, aggregate)`` per key and window.
-        ``emit="update"`` sends every change downstream (the latest per window at each commit
-        when the store caches), ``emit="close"`` sends each window once, final, when it closes.
-        """
-        _check_callable(initializer, "aggregate's initializer")
-        _check_callable(aggregator, "aggregate's aggregator")
-        return self._windowed(
-            "window_aggregate",
-            store,
-            store_type,
-            value,
-            key,
-            emit,
-            {"initializer": initializer, "aggregator": aggregator},
-        )
-
-    def reduce(
-        self,
-        reducer: Callable[[Any, Any], Any],
-        store: str | None = None,
-        store_type: str | None = None,
-        value: Any = None,
-        key: Any = None,
-        emit: Emit = "update",
-    ) -> KTable:
-        """A windowed table of ``reducer(aggregate, value)``; a window's first value starts it."""
-        _check_callable(reducer, "reduce's reducer")
-        return self._windowed(
-            "window_reduce", store, store_type, value, key, emit, {"reducer": reducer}
-        )
-
-    def count(
-        self,
-        store: str | None = None,
-        store_type: str | None = None,
-        key: Any = None,
-        emit: Emit = "update",
-    ) -> KTable:
-        """How many records each key has in each window."""
-        return self._windowed(
-            "window_aggregate",
-            store,
-            store_type,
-            None,
-            key,
-            emit,
-            {"initializer": _zero, "aggregator": _plus_one},
-        )
+        return self._grouped._table(f"window_{op}", *table, args, self.windows)
 
 
 def _zero() -> int:

@@ -301,3 +301,10 @@ def test_retention_shorter_than_size_plus_grace_is_refused(make_app):
         TopologyError, match=r"retention \(60000 ms\) must be at least .*60000 \+ 5000"
     ):
         grouped.windowed_by(TimeWindows.tumbling(MINUTE, grace=5_000), retention=MINUTE)
+
+
+def test_emit_on_close_without_windows_is_refused(make_app):
+    app = make_app()
+    grouped = app.stream("orders").group_by_key()
+    with pytest.raises(TopologyError, match=r"emit='close' is for windowed aggregations"):
+        grouped.count(store="counts", emit="close")
