@@ -319,18 +319,6 @@ class Engine:
                 del self.tasks[tid]
 
     # -- sending ---------------------------------------------------------------------------
-    def send(
-        self,
-        topic: str,
-        key: bytes | None,
-        value: bytes | None,
-        partition: int | None = None,
-        timestamp: int | None = None,
-        headers: list | None = None,
-    ) -> None:
-        assert self.producer is not None
-        self.producer.send(topic, key, value, partition, timestamp, headers)
-
     def send_record(
         self, topic: str, key: bytes | None, value: bytes | None, timestamp: int | None, headers
     ) -> None:  # noqa: ANN001
@@ -342,7 +330,7 @@ class Engine:
         self.producer.send(topic, key, value, partition)
 
     def _send_raw(self, topic: str, key: bytes | None, value: bytes | None, headers: Any) -> None:
-        self.send(topic, key, value, None, None, headers)
+        self.producer.send(topic, key, value, None, None, headers)  # type: ignore[union-attr]
 
     # -- failures of single records --------------------------------------------------------
     def record_failed(

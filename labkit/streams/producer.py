@@ -161,34 +161,7 @@ class StreamsProducer:
             self.begin()
         if self.fatal is not None:
             self._check_fatal(f"producing to {topic!r}")
-        try:
-            self._producer.produce(
-                topic,
-                value,
-                key,
-                -1 if partition is None else partition,
-                timestamp=timestamp or 0,
-                headers=headers or None,
-            )
-        except BufferError:  # the local queue is full: let deliveries drain, then again
-            self._produce_when_room(topic, value, key, partition, timestamp, headers)
-        except KafkaException as exc:
-            raise self._sorted(exc, f"producing to {topic!r}") from exc
-        self.sent += 1
-        if self.sent % 1000 == 0:
-            self._serve(self._producer.poll, 0)
-
-    def _produce_when_room(
-        self,
-        topic: str,
-        value: bytes | None,
-        key: bytes | None,
-        partition: int | None,
-        timestamp: int | None,
-        headers: list | None,
-    ) -> None:
         while True:
-            self._serve(self._producer.poll, 0.05)
             try:
                 self._producer.produce(
                     topic,
@@ -198,11 +171,14 @@ class StreamsProducer:
                     timestamp=timestamp or 0,
                     headers=headers or None,
                 )
-                return
-            except BufferError:
-                continue
+                break
+            except BufferError:  # the local queue is full: let deliveries drain, then again
+                self._serve(self._producer.poll, 0.05)
             except KafkaException as exc:
                 raise self._sorted(exc, f"producing to {topic!r}") from exc
+        self.sent += 1
+        if self.sent % 1000 == 0:
+            self._serve(self._producer.poll, 0)
 
     def begin(self) -> None:
         if self.exactly_once and not self.in_transaction:

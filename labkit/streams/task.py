@@ -213,7 +213,7 @@ class Task:
     def send(
         self, topic: str, key: bytes | None, value: bytes | None, timestamp: int | None, headers
     ) -> None:  # noqa: ANN001
-        self.engine.send(topic, key, value, None, timestamp, headers)
+        self.engine.send_record(topic, key, value, timestamp, headers)
 
     def dropped(self, rc: RecordContext, reason: str) -> None:
         self.engine.metrics.dropped += 1
