@@ -16,10 +16,11 @@ JSON line: records, busy seconds, commits, and the restore it did at start (reco
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import time
+
+from _args import job_parser  # beside this script
 
 from labkit.cluster import LabInfo
 from labkit.facade import Lab
@@ -33,14 +34,7 @@ def cents(order: dict) -> int:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("-b", "--bootstrap-servers", required=True)
-    parser.add_argument("-t", "--topic", required=True)
-    parser.add_argument("--output", required=True)
-    parser.add_argument("--app-id", required=True)
-    parser.add_argument("--guarantee", default="exactly_once")
-    parser.add_argument("--commit-interval", type=float, default=0.1)
-    parser.add_argument("--state-dir", required=True)
+    parser = job_parser(__doc__.split("\n\n")[0], guarantee="exactly_once")
     parser.add_argument("--store-type", default="sqlite")
     parser.add_argument("--cache-max-keys", type=int, default=10_000)
     parser.add_argument("--until-idle", type=float, default=1.0)

@@ -18,11 +18,11 @@ of the first order read and of the last aggregated, and when ``Application.run``
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import time
 
+from _args import job_parser  # beside this script
 from quixstreams import Application
 
 
@@ -31,14 +31,7 @@ def cents(amount: float) -> int:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("-b", "--bootstrap-servers", required=True)
-    parser.add_argument("-t", "--topic", required=True)
-    parser.add_argument("--output", required=True)
-    parser.add_argument("--app-id", required=True)
-    parser.add_argument("--guarantee", default="exactly-once")
-    parser.add_argument("--commit-interval", type=float, default=0.1)
-    parser.add_argument("--state-dir", required=True)
+    parser = job_parser(__doc__.split("\n\n")[0], guarantee="exactly-once")
     parser.add_argument("--expected", type=int, default=0, help="stop after this many orders")
     parser.add_argument("--idle", type=float, default=0.0, help="stop after this long idle (s)")
     args = parser.parse_args()
