@@ -233,7 +233,7 @@ class KStream:
         ...     .to("orders-enriched"))                                  # doctest: +SKIP
         """
         if isinstance(table, KStream):
-            return self._stream_join(table, joiner, windows, name, key)
+            return self._stream_join(table, joiner, windows, name, key, "inner")
         if windows is not None:
             raise TopologyError("windows= is for a join of two streams; a table join takes none")
         return self._join(table, joiner, False, name, key)
@@ -245,6 +245,7 @@ class KStream:
         windows: JoinWindows | None,
         name: str | None,
         key: Any,
+        how: str,
     ) -> KStream:
         if other._topology is not self._topology:
             raise TopologyError("join() takes a stream of the same app")
@@ -274,7 +275,14 @@ class KStream:
                 f"KSTREAM-JOIN{side.upper()}",
                 [parent],
                 name=f"{name}-join-{side}" if name else None,
-                args={"joiner": joiner, "windows": windows, "left": side == "this"},
+                args={
+                    "joiner": joiner,
+                    "windows": windows,
+                    "left": side == "this",
+                    # which sides send their unmatched records with None for a partner
+                    "outer": how == "outer" or (how == "left" and side == "this"),
+                    "track": how == "outer" or (how == "left" and side == "other"),
+                },
             )
             node.stores += [stores[i], stores[1 - i]]  # its own side's store first
             joins.append(node)
@@ -287,14 +295,45 @@ class KStream:
 
     def left_join(
         self,
-        table: KTable,
+        table: KTable | KStream,
         joiner: Callable[[Any, Any], Any],
         name: str | None = None,
         key: Any = None,
+        windows: JoinWindows | None = None,
     ) -> KStream:
         """As :meth:`join`, but a record whose key the table lacks is kept: ``joiner(value,
-        None)``."""
+        None)``. With another stream and ``windows=``: each record of this stream that met
+        nobody by the time its window closed goes downstream once as ``joiner(value, None)``
+        (e.g. the orders not paid within ten minutes).
+
+        >>> (app.stream("orders")
+        ...     .left_join(app.stream("payments"), lambda order, payment: payment is None,
+        ...                windows=JoinWindows.of(10 * 60_000))
+        ...     .filter(lambda order_id, unpaid: unpaid)
+        ...     .to("orders-unpaid"))                                    # doctest: +SKIP
+        """
+        if isinstance(table, KStream):
+            return self._stream_join(table, joiner, windows, name, key, "left")
+        if windows is not None:
+            raise TopologyError("windows= is for a join of two streams; a table join takes none")
         return self._join(table, joiner, True, name, key)
+
+    def outer_join(
+        self,
+        other: KStream,
+        joiner: Callable[[Any, Any], Any],
+        windows: JoinWindows | None = None,
+        name: str | None = None,
+        key: Any = None,
+    ) -> KStream:
+        """A windowed join of two streams that also keeps, once their window has closed, the
+        records of either side that met nobody: ``joiner(value, None)`` for this stream's,
+        ``joiner(None, other_value)`` for the other's."""
+        if not isinstance(other, KStream):
+            raise TopologyError(
+                "outer_join() takes another stream (a table join is join/left_join)"
+            )
+        return self._stream_join(other, joiner, windows, name, key, "outer")
 
     def _join(
         self,

@@ -128,6 +128,8 @@ class Task:
                 args["joiner"],
                 args["windows"],
                 args["left"],
+                outer=args["outer"],
+                track=args["track"],
             )
             self.tables.append(join)  # flushed at commit
             self.windowed.append(join)  # reset after an abort

@@ -266,3 +266,95 @@ def test_join_state_moves_through_the_changelogs(lab, topic_factory, make_app, t
     near = frame[(frame["processedAt"] - frame["createdAt"]).abs() <= 10 * 60_000]
     assert read_table(lab, output) == dict(zip(near["orderId"], near["method"], strict=True))
     assert len(lab.read(output, timeout=20)) == len(near)
+
+
+@pytest.mark.parametrize("how", ["left", "outer"])
+def test_left_and_outer_joins_of_two_streams_keep_who_met_nobody(lab, topic_factory, make_app, how):
+    """Each order (and, in the outer join, each payment) that met no partner within 60 s goes
+    downstream once with None for it, after stream time has closed its window; every other pair
+    once, joined. Three payments have no order at all. Checked against pandas."""
+    orders = labkit.data.orders(400, seed=43)
+    payments = labkit.data.payments(orders, seed=43)
+    last = max(o["createdAt"] for o in orders)
+    ghosts = [
+        {"paymentId": f"PAY-G{i}", "orderId": f"O-GHOST-{i}", "method": "card", "processedAt": last}
+        for i in range(3)
+    ]
+    order_topic = topic_factory("orders", partitions=1)  # one task: one stream time
+    payment_topic = topic_factory("payments", partitions=1)
+    output = topic_factory("orders-paid", partitions=1)
+    lab.produce(order_topic, orders, key="orderId", timestamp="createdAt")
+    app = make_app(guarantee="exactly_once")
+
+    def joiner(order, payment):
+        return [order and order["orderId"], payment and payment["paymentId"]]
+
+    orders_stream, payments_stream = app.stream(order_topic), app.stream(payment_topic)
+    windows = JoinWindows.of(60_000, grace=24 * 3_600_000)  # grace: a backfill
+    if how == "left":
+        joined = orders_stream.left_join(payments_stream, joiner, windows=windows)
+    else:
+        joined = orders_stream.outer_join(payments_stream, joiner, windows=windows)
+    joined.to(output)
+    app.run(until_idle=1.0, timeout=60)  # every order first: their payments find them later
+    lab.produce(payment_topic, payments + ghosts, key="orderId", timestamp="processedAt")
+    app.run(until_idle=1.0, timeout=60)
+    # a record three days on moves stream time past every window
+    end = {
+        "orderId": "O-END",
+        "customerId": "C0001",
+        "amount": 1.0,
+        "createdAt": last + 3 * 86_400_000,
+    }
+    lab.produce(order_topic, [end], key="orderId", timestamp="createdAt")
+    app.run(until_idle=1.0, timeout=60)
+
+    frame = pd.DataFrame(orders).merge(pd.DataFrame(payments + ghosts), on="orderId", how="outer")
+    near = (frame["processedAt"] - frame["createdAt"]).abs() <= 60_000
+    expected = [(r.orderId, [r.orderId, r.paymentId]) for r in frame[near].itertuples()]
+    lonely_orders = set(pd.DataFrame(orders)["orderId"]) - {k for k, _ in expected}
+    expected += [(o, [o, None]) for o in lonely_orders]
+    if how == "outer":
+        paid = {v[1] for _, v in expected}
+        expected += [
+            (p["orderId"], [None, p["paymentId"]])
+            for p in payments + ghosts
+            if p["paymentId"] not in paid
+        ]
+    assert len(lonely_orders) > 0 and (how == "left" or len(expected) > len(orders) + 3)
+    got = [
+        (r.key, r.value)
+        for r in lab.read(output, as_dataframe=False, timeout=20, isolation_level="read_committed")
+    ]
+    assert sorted(got, key=str) == sorted(expected, key=str)
+    assert app.metrics.late == 0
+
+
+@pytest.mark.parametrize("how", ["inner", "left"])
+def test_a_record_stays_joinable_until_no_partner_can_still_come(lab, topic_factory, make_app, how):
+    """Window 60 s, no grace: a payment 50 s after its order is on time (and must meet it) while
+    stream time is 150 s past the order, because late means more than before + after + grace
+    (120 s) behind stream time. So the order must still be in its store then, not sent as
+    unpaid: it closes only when no partner can come any more (120 s + its 60 s look-ahead)."""
+    order_topic = topic_factory("orders", partitions=1)
+    payment_topic = topic_factory("payments", partitions=1)
+    output = topic_factory("joined", partitions=1)
+    t = 1_767_225_600_000
+    app = make_app()
+    orders_stream, payments_stream = app.stream(order_topic), app.stream(payment_topic)
+    windows = JoinWindows.of(60_000)
+    join = orders_stream.join if how == "inner" else orders_stream.left_join
+    join(payments_stream, lambda o, p: p and p["id"], windows=windows).to(output)
+
+    def send(topic, key, at):
+        lab.produce(topic, [{"id": f"{key}@{at - t}", "ts": at}], key=lambda r: key, timestamp="ts")
+        app.run(until_idle=0.5, timeout=60)  # a commit after each record
+
+    send(order_topic, "O1", t)
+    send(order_topic, "O2", t + 150_000)  # stream time: 150 s past O1
+    send(payment_topic, "O1", t + 50_000)  # 100 s behind stream time: on time, meets O1
+    send(order_topic, "O3", t + 3_600_000)  # closes O1 and O2
+    got = [(r.key, r.value) for r in lab.read(output, as_dataframe=False, timeout=10)]
+    expected = [("O1", "O1@50000")] + ([("O2", None)] if how == "left" else [])
+    assert sorted(got, key=str) == sorted(expected, key=str)
+    assert app.metrics.late == 0

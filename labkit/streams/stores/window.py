@@ -87,6 +87,27 @@ class WindowStore(KeyValueStore):
                     found[start] = entry[1]
         return sorted(((s, v) for s, v in found.items() if v is not None), key=lambda sv: sv[0])
 
+    def fetch_all_live(self, time_to: int) -> list[tuple[Any, int, Any]]:
+        """``(key, start, value)`` of every window starting at or before ``time_to``, this
+        commit interval's writes included, by start."""
+        assert isinstance(self.key_serde, WindowKeySerde)
+        topic = self.changelog_topic
+        with self._lock:
+            rows = self._range(None, _NO_LIMIT[0], time_to)
+        found: dict[bytes, Any] = {k + s.to_bytes(_START, "big"): v for k, s, v in rows}
+        out = {kb: self.value_serde.deserialize(v, topic) for kb, v in found.items()}
+        for prefix, starts in self._pending.items():
+            for start in starts:
+                if start <= time_to:
+                    kb = prefix + start.to_bytes(_START, "big")
+                    out[kb] = self._uncommitted[kb][1]
+        rows_out = [
+            (*self.key_serde.deserialize(kb, topic), value)
+            for kb, value in out.items()
+            if value is not None
+        ]
+        return sorted(rows_out, key=lambda row: row[1])
+
     def fetch(
         self, key: Any, time_from: int | None = None, time_to: int | None = None
     ) -> list[tuple[int, Any]]:
