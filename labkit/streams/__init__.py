@@ -2,7 +2,8 @@
 
 ``StreamApp`` builds a topology with Kafka Streams' DSL (``stream``/``table`` -> ``filter``/
 ``map``/``map_values``/``select_key``/``flat_map``/``peek``/``branch``/``join``/``left_join``
-with a table, ``join(stream, windows=JoinWindows...)`` with a stream ->
+with a table, ``join``/``left_join``/``outer_join(stream, windows=JoinWindows...)`` with a
+stream ->
 ``group_by``/``group_by_key`` [-> ``windowed_by(TimeWindows...)``] -> ``aggregate``/``reduce``/
 ``count`` -> ``to_stream``/``to``), runs it in tasks per input partition with state stores (in
 memory or SQLite) backed by compacted changelog topics, and commits with at-least-once or
