@@ -26,9 +26,16 @@ _APP_ID = re.compile(r"^[A-Za-z0-9._-]+$")
 
 
 def default_state_dir() -> Path:
-    """``$LABKIT_STREAMS_STATE_DIR``, else ``~/.cache/labkit/streams``."""
+    """``$LABKIT_STREAMS_STATE_DIR``, else ``$LABKIT_HOME/streams`` when a lab home of its own
+    is set (so that two labs never share an app's local state: its checkpoints are offsets in
+    one cluster's changelogs), else ``~/.cache/labkit/streams``."""
     env = os.environ.get("LABKIT_STREAMS_STATE_DIR")
-    return Path(env) if env else Path.home() / ".cache" / "labkit" / "streams"
+    if env:
+        return Path(env).expanduser()
+    home = os.environ.get("LABKIT_HOME")
+    if home:
+        return Path(home).expanduser() / "streams"
+    return Path.home() / ".cache" / "labkit" / "streams"
 
 
 @dataclass
