@@ -163,7 +163,10 @@ def test_join_topology_and_partition_counts_without_a_broker():
         app.table("orders")
 
 
-def test_orders_join_their_payments_within_a_minute_equal_pandas(lab, topic_factory, make_app):
+@pytest.mark.parametrize("store_type", ["sqlite", "memory"])
+def test_orders_join_their_payments_within_a_minute_equal_pandas(
+    lab, topic_factory, make_app, store_type
+):
     """A windowed stream-stream join: each order meets the payment of its orderId made within
     60 s of it (either way), once; a payment keyed by paymentId is re-keyed and repartitioned
     first. Checked against a pandas merge filtered on the time difference."""
@@ -174,7 +177,7 @@ def test_orders_join_their_payments_within_a_minute_equal_pandas(lab, topic_fact
     output = topic_factory("orders-paid", partitions=3)
     lab.produce(order_topic, orders, key="orderId", timestamp="createdAt")
     lab.produce(payment_topic, payments, key="paymentId", timestamp="processedAt")
-    app = make_app(guarantee="exactly_once")
+    app = make_app(guarantee="exactly_once", store_type=store_type)
     paid = app.stream(payment_topic).select_key(lambda payment_id, payment: payment["orderId"])
     (
         app.stream(order_topic)
@@ -231,7 +234,10 @@ def test_a_stream_join_needs_join_windows(make_app):
         app.stream("orders").join(app.stream("payments"), lambda o, p: o)
 
 
-def test_join_state_moves_through_the_changelogs(lab, topic_factory, make_app, tmp_path):
+@pytest.mark.parametrize("store_type", ["sqlite", "memory"])
+def test_join_state_moves_through_the_changelogs(
+    lab, topic_factory, make_app, tmp_path, store_type
+):
     """The orders a first instance held meet payments that arrive after it is gone: a new
     instance without local state restores both sides' stores from their changelogs."""
     orders = labkit.data.orders(1_000, seed=29)
@@ -258,7 +264,14 @@ def test_join_state_moves_through_the_changelogs(lab, topic_factory, make_app, t
     first.run(until_idle=1.0, timeout=60)
     first.close()
     lab.produce(payment_topic, payments[500:], key="orderId", timestamp="processedAt")
-    second = build(make_app(first.app_id, guarantee="exactly_once", state_dir=tmp_path / "second"))
+    second = build(
+        make_app(
+            first.app_id,
+            guarantee="exactly_once",
+            state_dir=tmp_path / "second",
+            store_type=store_type,  # a memory store is rebuilt from the changelog, index and all
+        )
+    )
     second.run(until_idle=1.0, timeout=60)
 
     assert second.metrics.restored >= 1_000  # at least every order, from the changelog

@@ -218,3 +218,42 @@ def test_an_in_memory_store_has_no_sql(tmp_path):
         StoreView("totals", stores).sql()
     with pytest.raises(StreamsError, match="holds no partition"):
         StoreView("totals", []).sql()
+
+
+@pytest.mark.parametrize("store_type", ["sqlite", "memory"])
+def test_window_store_range_reads_follow_puts_and_deletes(tmp_path, store_type):
+    """A key's windows in a time range, after seeded puts, overwrites and deletes, through
+    commits: the same as a brute-force filter of what was written last."""
+    import random
+
+    rng = random.Random(5)
+    windows = TimeWindows.tumbling(1_000)
+    store = open_store(
+        store_type,
+        "w",
+        "0_0",
+        0,
+        "app-w-changelog",
+        resolve("string"),
+        resolve("json"),
+        tmp_path,
+        windows=windows,
+    )
+    store.attach(lambda *args: None, caching=True)
+    truth: dict[tuple[str, int], int] = {}
+    for step in range(600):
+        key, start = rng.choice("abc"), rng.randrange(50) * 1_000
+        value = None if rng.random() < 0.3 else step
+        store.put((key, start), value)
+        if value is None:
+            truth.pop((key, start), None)
+        else:
+            truth[(key, start)] = value
+        if step % 50 == 49:
+            store.flush_dirty()
+            store.commit(step)
+    for key in "abc":
+        for lo, hi in [(0, 49_000), (7_000, 21_000), (30_000, 30_000), (60_000, 90_000)]:
+            expected = sorted((s, v) for (k, s), v in truth.items() if k == key and lo <= s <= hi)
+            assert store.fetch(key, lo, hi) == expected
+    store.close()

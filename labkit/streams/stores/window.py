@@ -11,6 +11,7 @@ Streams' window stores lay out theirs). The SQLite backend keeps the start in a 
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right, insort
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -177,13 +178,46 @@ class WindowStore(KeyValueStore):
 
 
 class MemoryWindowStore(WindowStore, MemoryStore):
+    """Keeps, beside the dict of bytes, each key's window starts in order, so that a range read
+    of one key (what a join does for every record) is a binary search, not a scan."""
+
     store_type = "memory"
 
+    def __init__(self, *args, **kwargs) -> None:  # noqa: ANN002, ANN003
+        super().__init__(*args, **kwargs)
+        self._starts: dict[bytes, list[int]] = {}  # key bytes -> its window starts, sorted
+
+    def _write(self, batch: dict[bytes, bytes | None], checkpoint: int | None) -> None:
+        data, index = self._data, self._starts
+        for kb, value in batch.items():
+            present = kb in data
+            if (value is None) != present:
+                continue  # a put over an existing window or a delete of a missing one
+            prefix, start = split(kb)
+            starts = index.setdefault(prefix, [])
+            if value is None:
+                del starts[bisect_left(starts, start)]
+                if not starts:
+                    del index[prefix]
+            else:
+                insort(starts, start)
+        super()._write(batch, checkpoint)
+
+    def wipe(self) -> None:
+        with self._lock:
+            super().wipe()
+            self._starts.clear()
+
     def _range(self, prefix: bytes | None, lo: int, hi: int) -> list[tuple[bytes, int, bytes]]:
+        data = self._data
+        if prefix is not None:
+            starts = self._starts.get(prefix, [])
+            chosen = starts[bisect_left(starts, lo) : bisect_right(starts, hi)]
+            return [(prefix, s, data[prefix + s.to_bytes(_START, "big")]) for s in chosen]
         out = []
-        for kb, value in self._data.items():
+        for kb, value in data.items():
             key, start = split(kb)
-            if lo <= start <= hi and (prefix is None or key == prefix):
+            if lo <= start <= hi:
                 out.append((key, start, value))
         out.sort(key=lambda row: (row[0], row[1]))
         return out
