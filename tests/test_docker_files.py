@@ -26,4 +26,5 @@ def test_compose_runs_three_kraft_nodes_of_the_pinned_version():
         assert f"EXTERNAL://127.0.0.1:{host_port}" in env["KAFKA_ADVERTISED_LISTENERS"]
         voters.add(env["KAFKA_CONTROLLER_QUORUM_VOTERS"])
         assert env["KAFKA_TRANSACTION_STATE_LOG_MIN_ISR"] == 2
+        assert env["KAFKA_LOG_RETENTION_MS"] == -1
     assert voters == {"1@kafka-1:9093,2@kafka-2:9093,3@kafka-3:9093"}

@@ -15,6 +15,7 @@ from pathlib import Path
 from labkit.cluster.base import ClusterBackend
 from labkit.cluster.exceptions import BackendUnavailableError, ClusterError, StartupError
 from labkit.cluster.jars import KAFKA_VERSION
+from labkit.cluster.local import LAB_RETENTION_MS
 from labkit.cluster.ports import pick_port
 from labkit.cluster.state import BrokerInfo, LabInfo
 
@@ -71,6 +72,7 @@ def kafka_environment(host_port: int) -> dict[str, str]:
         "KAFKA_SHARE_COORDINATOR_STATE_TOPIC_MIN_ISR": "1",
         "KAFKA_GROUP_INITIAL_REBALANCE_DELAY_MS": "0",
         "KAFKA_NUM_PARTITIONS": "1",
+        "KAFKA_LOG_RETENTION_MS": LAB_RETENTION_MS,  # as the local backend: see broker_properties
         "KAFKA_LOG_DIRS": "/tmp/kraft-combined-logs",
         "KAFKA_HEAP_OPTS": "-Xmx512m -Xms256m",
     }

@@ -54,6 +54,9 @@ Configuration:
 """
 
 
+LAB_RETENTION_MS = "-1"  # records are kept until the lab is stopped; a topic may set its own
+
+
 def broker_properties(
     node_id: int, port: int, controller_port: int, data_dir: Path, voters: str | None, brokers: int
 ) -> dict[str, str]:
@@ -79,6 +82,10 @@ def broker_properties(
         "share.coordinator.state.topic.min.isr": "2" if brokers >= 3 else "1",
         "group.initial.rebalance.delay.ms": "0",
         "auto.create.topics.enable": "true",
+        # Keep every record until `labkit down`: the sample events carry their event times
+        # (2026-01-01 on), and Kafka's default 7-day time retention, checked every 5 minutes,
+        # would empty any topic produced with them in the middle of a lesson or a test.
+        "log.retention.ms": LAB_RETENTION_MS,
     }
     if voters:
         props["controller.quorum.voters"] = voters

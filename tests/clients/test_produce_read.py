@@ -151,3 +151,17 @@ def test_librdkafka_lines_go_through_logging_not_stderr(capfd, caplog):
     err = capfd.readouterr().err
     assert "rdkafka" not in err and "%3|" not in err
     assert any(r.name == "labkit.kafka" for r in caplog.records)
+
+
+def test_the_lab_keeps_records_whatever_their_timestamps(lab, topic_factory):
+    """Sample events carry 2026-01 event times: under Kafka's default 7-day retention, checked
+    every 5 minutes, a topic produced with them would be emptied mid-lesson. The lab keeps all."""
+    topic = topic_factory("old-events")
+    assert lab.topics.describe(topic).configs["retention.ms"] == "-1"
+    orders = labkit.data.orders(n=20, seed=3)
+    lab.produce(topic, orders, key="orderId", timestamp="createdAt")
+    frame = lab.read(topic)
+    kept = sorted(round(t.timestamp() * 1000) for t in frame["timestamp"])
+    assert kept == sorted(
+        o["createdAt"] for o in orders
+    )  # all there, stamped with their event time

@@ -64,6 +64,7 @@ def test_docker_environment_is_a_complete_kraft_node():
     assert env["KAFKA_ADVERTISED_LISTENERS"] == "PLAINTEXT://127.0.0.1:29092"
     assert env["KAFKA_PROCESS_ROLES"] == "broker,controller"
     assert env["KAFKA_CONTROLLER_QUORUM_VOTERS"] == "1@localhost:9093"
+    assert env["KAFKA_LOG_RETENTION_MS"] == "-1"  # sample events are months old
 
 
 def test_docker_backend_refuses_clearly_without_a_daemon(monkeypatch):
