@@ -232,11 +232,7 @@ class KStream:
         ...     .join(customers, lambda order, customer: {**order, "tier": customer["tier"]})
         ...     .to("orders-enriched"))                                  # doctest: +SKIP
         """
-        if isinstance(table, KStream):
-            return self._stream_join(table, joiner, windows, name, key, "inner")
-        if windows is not None:
-            raise TopologyError("windows= is for a join of two streams; a table join takes none")
-        return self._join(table, joiner, False, name, key)
+        return self._join(table, joiner, "inner", name, key, windows)
 
     def _stream_join(
         self,
@@ -312,11 +308,7 @@ class KStream:
         ...     .filter(lambda order_id, unpaid: unpaid)
         ...     .to("orders-unpaid"))                                    # doctest: +SKIP
         """
-        if isinstance(table, KStream):
-            return self._stream_join(table, joiner, windows, name, key, "left")
-        if windows is not None:
-            raise TopologyError("windows= is for a join of two streams; a table join takes none")
-        return self._join(table, joiner, True, name, key)
+        return self._join(table, joiner, "left", name, key, windows)
 
     def outer_join(
         self,
@@ -336,6 +328,22 @@ class KStream:
         return self._stream_join(other, joiner, windows, name, key, "outer")
 
     def _join(
+        self,
+        other: KTable | KStream,
+        joiner: Callable[[Any, Any], Any],
+        how: str,
+        name: str | None,
+        key: Any,
+        windows: JoinWindows | None,
+    ) -> KStream:
+        """A table join, or a windowed join with another stream (``how``: inner or left)."""
+        if isinstance(other, KStream):
+            return self._stream_join(other, joiner, windows, name, key, how)
+        if windows is not None:
+            raise TopologyError("windows= is for a join of two streams; a table join takes none")
+        return self._table_join(other, joiner, how == "left", name, key)
+
+    def _table_join(
         self,
         table: KTable,
         joiner: Callable[[Any, Any], Any],
